@@ -1,0 +1,21 @@
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY schemas ./schemas
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY schemas ./schemas
+COPY detections ./detections
+COPY config ./config
+USER node
+EXPOSE 9464
+ENTRYPOINT ["node", "bin/authwatch.js"]
+CMD ["run", "--config", "/app/config/authwatch.docker.yaml"]

@@ -1,10 +1,14 @@
 import { runCommand } from './run.js';
+import { testCommand } from './test.js';
+import { validateCommand } from './validate.js';
 
 /** A CLI command: takes its own arguments, returns the process exit code. */
 export type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   run: { run: runCommand, summary: 'the streaming engine (Kafka in and out; NDJSON file or stdin without Kafka)' },
+  validate: { run: validateCommand, summary: 'load rules and print every diagnostic (--format text|json)' },
+  test: { run: testCommand, summary: "run the rules' inline tests" },
 };
 
 function usage(): string {

@@ -1,0 +1,92 @@
+import type { Doc } from '../model.js';
+
+/** One step of a field path; `each` is the `{}` suffix: any element of the array there. */
+export interface PathSegment {
+  key: string;
+  each: boolean;
+}
+
+const SEGMENT = /^[^{}]+(\{\})?$/;
+
+/**
+ * Parses a dotted field path such as `data.details.response.body.shields{}`. Returns the
+ * 0-based offset of the first bad segment on error.
+ */
+export function parseFieldPath(
+  path: string,
+): { ok: true; segments: PathSegment[] } | { ok: false; offset: number; error: string } {
+  if (path === '') return { ok: false, offset: 0, error: 'The field name is empty.' };
+  const segments: PathSegment[] = [];
+  let offset = 0;
+  for (const part of path.split('.')) {
+    if (!SEGMENT.test(part)) {
+      const what = part === '' ? 'an empty segment (two dots in a row, or a dot at an end)' : `\`${part}\``;
+      return { ok: false, offset, error: `The field path \`${path}\` has ${what}; \`{}\` may only end a segment.` };
+    }
+    const each = part.endsWith('{}');
+    segments.push({ key: each ? part.slice(0, -2) : part, each });
+    offset += part.length + 1;
+  }
+  return { ok: true, segments };
+}
+
+/** Reads a field: a single value, or an array when the path or the leaf holds several. */
+export type Accessor = (doc: Doc) => unknown;
+
+const inherited = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * Compiles a parsed path into an accessor. Nested objects are followed first; when that
+ * finds nothing, a key equal to the whole dotted path is tried, for flattened records
+ * (`{"client.ip": …}`). `{}` segments make the result an array of every element's value.
+ */
+export function compileAccessor(path: string, segments: PathSegment[]): Accessor {
+  const keys = segments.map((s) => s.key);
+  const guarded = keys.some((k) => inherited.has(k));
+  if (!segments.some((s) => s.each) && !guarded) {
+    if (keys.length === 1) {
+      const k0 = keys[0]!;
+      return (doc) => doc[k0];
+    }
+    if (keys.length === 2) {
+      const [k0, k1] = keys as [string, string];
+      return (doc) => {
+        const a = doc[k0];
+        const v = a !== null && typeof a === 'object' ? (a as Doc)[k1] : undefined;
+        return v !== undefined ? v : doc[path];
+      };
+    }
+    return (doc) => {
+      let v: unknown = doc;
+      for (const k of keys) {
+        if (v === null || typeof v !== 'object') return doc[path];
+        v = (v as Doc)[k];
+      }
+      return v !== undefined ? v : doc[path];
+    };
+  }
+  return (doc) => {
+    const out: unknown[] = [];
+    collect(doc, segments, 0, out, guarded);
+    if (out.length === 0 && Object.hasOwn(doc, path)) return doc[path];
+    return segments.some((s) => s.each) ? out : out[0];
+  };
+}
+
+function collect(value: unknown, segments: PathSegment[], i: number, out: unknown[], guarded: boolean): void {
+  if (i === segments.length) {
+    if (value !== undefined) out.push(value);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const seg = segments[i]!;
+  const record = value as Doc;
+  if (guarded && !Object.hasOwn(record, seg.key)) return;
+  const next = record[seg.key];
+  if (seg.each) {
+    if (Array.isArray(next)) for (const item of next) collect(item, segments, i + 1, out, guarded);
+    else if (next !== undefined && i + 1 === segments.length) out.push(next);
+  } else {
+    collect(next, segments, i + 1, out, guarded);
+  }
+}

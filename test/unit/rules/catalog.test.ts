@@ -1,0 +1,104 @@
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { RuleIndex } from '../../../src/engine/ruleIndex.js';
+import { loadRules } from '../../../src/rules/loader.js';
+
+const catalog = '../shared/reference/auth0-detection-catalog';
+const specTests = '../shared/reference/sigma-specification/tests';
+
+describe('the Auth0 Detection Catalog', () => {
+  const set = loadRules([catalog]);
+
+  it('loads every rule file of the catalog (33 YAML files beside its LICENSE) with no error', () => {
+    expect(readdirSync(catalog)).toHaveLength(34);
+    expect(readdirSync(catalog).filter((f) => f.endsWith('.yml'))).toHaveLength(33);
+    expect(set.sources.size).toBe(33);
+    expect(set.diagnostics.items.filter((d) => d.severity === 'error')).toEqual([]);
+  });
+
+  it('compiles every rule of every file', () => {
+    const files = new Set([...set.detections, ...set.correlations].map((r) => r.file));
+    expect(files.size).toBe(33);
+    // Seven files pair a detection with a correlation named `selected_events`.
+    expect(set.correlations.length).toBeGreaterThanOrEqual(7);
+    for (const c of set.correlations) {
+      expect(c.rules, c.title).toHaveLength(1);
+      // Names are scoped per file: each correlation refers to the rule of its own file.
+      expect(set.byUid.get(c.rules[0]!)?.file).toBe(c.file);
+    }
+  });
+
+  it('explains every warning, each with a code and a position', () => {
+    for (const d of set.diagnostics.items) {
+      expect(d.severity).toBe('warning');
+      expect(d.message.length).toBeGreaterThan(20);
+      expect(d.span.start.line).toBeGreaterThan(0);
+    }
+    // refresh_token_reuse.yml is an event_count correlation that carries `field`.
+    expect(
+      set.diagnostics.items.some((d) => d.code === 'AW1406' && d.span.file.endsWith('refresh_token_reuse.yml')),
+    ).toBe(true);
+  });
+
+  it('indexes the catalog rules by Auth0 type code', () => {
+    const index = new RuleIndex(set.detections);
+    expect(index.candidateCount('auth0', 'sapi')).toBeGreaterThan(10);
+    expect(index.candidateCount('auth0', 'f')).toBeLessThan(index.candidateCount('auth0', 'sapi'));
+  });
+
+  it('matches catalog rules on Auth0 records, `{}` array notation included', () => {
+    const index = new RuleIndex(set.detections);
+    const titles = (raw: Record<string, unknown>) => {
+      const out: string[] = [];
+      index.forEachMatch({ source: 'auth0', raw }, (r) => out.push(r.title));
+      return out;
+    };
+    const bruteForceOff = {
+      log_id: '1',
+      data: {
+        type: 'sapi',
+        description: 'Update Brute-force settings',
+        details: { response: { body: { enabled: true, shields: ['user_notification'] } } },
+      },
+    };
+    expect(titles(bruteForceOff).some((t) => /^Brute Force Protection/.test(t))).toBe(true);
+    const bruteForceBlocking = {
+      ...bruteForceOff,
+      data: {
+        ...bruteForceOff.data,
+        details: { response: { body: { enabled: true, shields: ['block', 'user_notification'] } } },
+      },
+    };
+    expect(titles(bruteForceBlocking).some((t) => /^Brute Force Protection/.test(t))).toBe(false);
+
+    const liquid = {
+      data: {
+        type: 'sapi',
+        description: 'Update tenant settings',
+        details: { response: { body: { error_page: { html: '<p>{{ user.name }}</p>' } } } },
+      },
+    };
+    expect(titles(liquid).some((t) => /liquid/i.test(t))).toBe(true);
+    const plain = {
+      data: { ...liquid.data, details: { response: { body: { error_page: { html: '<p>Sorry.</p>' } } } } },
+    };
+    expect(titles(plain).some((t) => /liquid/i.test(t))).toBe(false);
+  });
+});
+
+describe('the Sigma specification test files', () => {
+  const files = ['rules', 'correlation', 'filter'].flatMap((d) =>
+    readdirSync(`${specTests}/schema/${d}`).map((f) => `${specTests}/schema/${d}/${f}`),
+  );
+
+  it('are twelve', () => {
+    expect(files).toHaveLength(12);
+  });
+
+  // Each is a schema example on its own (two pairs even share an id), so each loads alone.
+  it.each(files)('%s loads with no error', (file) => {
+    const set = loadRules([file]);
+    expect(set.diagnostics.items.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(set.detections.length + set.correlations.length + set.filters.length).toBe(1);
+  });
+});

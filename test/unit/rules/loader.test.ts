@@ -1,0 +1,145 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RuleIndex } from '../../../src/engine/ruleIndex.js';
+import { loadRuleText, loadRules } from '../../../src/rules/loader.js';
+
+function dirWith(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'authwatch-rules-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const detection = (name: string, type: string) =>
+  `title: ${name}\nname: ${name}\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: ${type}}\n  condition: sel\n`;
+const correlation = (title: string, ref: string, extra = '') =>
+  `title: ${title}\ncorrelation:\n  type: event_count\n  rules: [${ref}]\n  group-by: [ip]\n  timespan: 1h\n  condition: {gte: 2}\n${extra}`;
+
+describe('rule references', () => {
+  it('resolves a name in the referring file first, so files may reuse a name', () => {
+    const dir = dirWith({
+      'a.yml': `${detection('selected_events', 'login.failure')}---\n${correlation('A', 'selected_events')}`,
+      'b.yml': `${detection('selected_events', 'signup.success')}---\n${correlation('B', 'selected_events')}`,
+    });
+    const set = loadRules([dir]);
+    expect(set.diagnostics.items).toEqual([]);
+    for (const c of set.correlations) expect(set.byUid.get(c.rules[0]!)!.file).toBe(c.file);
+  });
+
+  it('resolves a name unique across files, and ids anywhere', () => {
+    const dir = dirWith({
+      'a.yml': `${detection('failures', 'login.failure')}id: 11111111-1111-4111-8111-111111111111\n`,
+      'b.yml': `${correlation('by name', 'failures')}---\n${correlation('by id', '11111111-1111-4111-8111-111111111111')}`,
+    });
+    const set = loadRules([dir]);
+    expect(set.diagnostics.errorCount).toBe(0);
+    expect(set.correlations.map((c) => c.rules)).toEqual([['11111111-1111-4111-8111-111111111111'], ['11111111-1111-4111-8111-111111111111']]);
+  });
+
+  it('reports a name defined in several other files as ambiguous (AW1410)', () => {
+    const dir = dirWith({
+      'a.yml': detection('dup', 'login.failure'),
+      'b.yml': detection('dup', 'login.success'),
+      'c.yml': correlation('C', 'dup'),
+    });
+    const codes = loadRules([dir]).diagnostics.items.map((d) => d.code);
+    expect(codes).toContain('AW1410');
+  });
+
+  it('keeps rules referenced by a correlation from alerting on their own unless generate is true', () => {
+    const quiet = loadRuleText('x.yml', `${detection('f', 'login.failure')}---\n${correlation('C', 'f')}`);
+    const f = quiet.detections[0]!;
+    expect(quiet.alerting.has(f.uid)).toBe(false);
+    expect(quiet.alerting.has(quiet.correlations[0]!.uid)).toBe(true);
+    const loud = loadRuleText('x.yml', `${detection('f', 'login.failure')}---\n${correlation('C', 'f', 'generate: true\n')}`);
+    expect(loud.alerting.has(loud.detections[0]!.uid)).toBe(true);
+  });
+
+  it('reads group-by aliases per referenced rule', () => {
+    const set = loadRuleText(
+      'x.yml',
+      `${detection('a', 'login.failure')}---\n${detection('b', 'login.success')}---\n` +
+        'title: T\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [addr]\n  timespan: 5m\n  aliases:\n    addr:\n      a: ip\n      b: client.ip\n',
+    );
+    expect(set.diagnostics.errorCount).toBe(0);
+    const [a, b] = set.detections;
+    expect(set.correlations[0]!.aliases).toEqual({ addr: { [a!.uid]: 'ip', [b!.uid]: 'client.ip' } });
+  });
+});
+
+describe('filters', () => {
+  it('exclude matching events from the rules they name', () => {
+    const set = loadRuleText(
+      'x.yml',
+      `${detection('failures', 'login.failure')}---\n` +
+        'title: Ignore the office\nlogsource: {product: authwatch}\nfilter:\n  rules: [failures]\n  office:\n    ip|cidr: 10.0.0.0/8\n  condition: office\n',
+    );
+    expect(set.diagnostics.items).toEqual([]);
+    const index = new RuleIndex(set.detections);
+    const hits = (ip: string) => {
+      let n = 0;
+      index.forEachMatch({ type: 'login.failure', ip }, () => n++);
+      return n;
+    };
+    expect(hits('203.0.113.1')).toBe(1);
+    expect(hits('10.1.2.3')).toBe(0);
+  });
+});
+
+describe('rule index', () => {
+  it('routes events only to rules whose type constraint they meet', () => {
+    const set = loadRuleText(
+      'x.yml',
+      [
+        detection('f', 'login.failure'),
+        detection('s', 'login.success'),
+        'title: any\nlogsource: {product: authwatch}\ndetection:\n  sel: {ip|cidr: 10.0.0.0/8}\n  condition: sel\n',
+        'title: either\nlogsource: {product: authwatch}\ndetection:\n  a: {type: [login.failure, mfa.push.sent]}\n  b: {type: signup.success}\n  condition: a or b\n',
+        'title: negated\nlogsource: {product: authwatch}\ndetection:\n  a: {type: login.failure}\n  condition: not a\n',
+      ].join('---\n'),
+    );
+    const index = new RuleIndex(set.detections);
+    expect(index.candidateCount('canonical', 'login.failure')).toBe(4); // f, any, either, negated
+    expect(index.candidateCount('canonical', 'LOGIN.SUCCESS')).toBe(3); // s, any, negated
+    expect(index.candidateCount('canonical', 'signup.success')).toBe(3); // any, either, negated
+    expect(index.candidateCount('canonical', 'other')).toBe(2); // any, negated
+    const matched: string[] = [];
+    index.forEachMatch({ type: 'login.success', ip: '10.0.0.1' }, (r) => matched.push(r.title));
+    expect(matched).toEqual(['s', 'any', 'negated']);
+  });
+
+  it('gives rules on a source only that source\'s raw record', () => {
+    const set = loadRuleText('x.yml', 'title: raw\nlogsource: {product: okta}\ndetection:\n  sel: {eventType: user.session.start}\n  condition: sel\n');
+    const index = new RuleIndex(set.detections);
+    const count = (event: Record<string, unknown>) => {
+      let n = 0;
+      index.forEachMatch(event, () => n++);
+      return n;
+    };
+    expect(count({ source: 'okta', raw: { eventType: 'user.session.start' } })).toBe(1);
+    expect(count({ source: 'auth0', raw: { eventType: 'user.session.start' } })).toBe(0);
+    expect(count({ eventType: 'user.session.start' })).toBe(0);
+  });
+});
+
+describe('regular expressions cannot stall the engine', () => {
+  it('runs a catastrophic pattern in linear time', () => {
+    const set = loadRuleText('x.yml', "title: r\nlogsource: {product: authwatch}\ndetection:\n  sel: {user|re: '^(a+)+$'}\n  condition: sel\n");
+    expect(set.diagnostics.items).toEqual([]); // linear: no AW1207
+    const rule = set.detections[0]!;
+    const t0 = Date.now();
+    expect(rule.predicate({ user: 'a'.repeat(50_000) + 'b' })).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('bounds a backtracking pattern by its budget and counts it as no match', () => {
+    const set = loadRuleText('x.yml', "title: r\nlogsource: {product: authwatch}\ndetection:\n  sel: {user|re: '^(?=a)(a+)+$'}\n  condition: sel\n", { regexBudgetMs: 20 });
+    expect(set.diagnostics.items.map((d) => d.code)).toEqual(['AW1207']);
+    const rule = set.detections[0]!;
+    expect(rule.predicate({ user: 'aaaa' })).toBe(true);
+    const t0 = Date.now();
+    expect(rule.predicate({ user: 'a'.repeat(40) + 'b' })).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

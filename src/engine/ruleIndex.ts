@@ -11,6 +11,7 @@ export interface IndexedEvent extends Doc {
 }
 
 interface TargetIndex {
+  target: RuleTarget;
   typeOf: Accessor;
   /** type value (lower-cased) → the rules to run, already merged with the type-agnostic ones. */
   byType: Map<string, readonly DetectionRule[]>;
@@ -24,6 +25,8 @@ interface TargetIndex {
  */
 export class RuleIndex {
   private readonly targets = new Map<RuleTarget, TargetIndex>();
+  /** The same, as an array: iterating it allocates nothing per event. */
+  private readonly targetList: TargetIndex[] = [];
 
   constructor(rules: readonly DetectionRule[]) {
     const byTarget = new Map<RuleTarget, DetectionRule[]>();
@@ -39,11 +42,14 @@ export class RuleIndex {
           t,
           list.filter((r) => r.typeValues === null || r.typeValues.has(t)),
         );
-      this.targets.set(target, {
+      const index: TargetIndex = {
+        target,
         typeOf: compileAccessor(TYPE_FIELDS[target], path.segments),
         byType,
         anyType: list.filter((r) => r.typeValues === null),
-      });
+      };
+      this.targets.set(target, index);
+      this.targetList.push(index);
     }
   }
 
@@ -57,11 +63,14 @@ export class RuleIndex {
 
   /** Calls `onMatch` for every detection rule the event matches (filters applied). */
   forEachMatch(event: IndexedEvent, onMatch: (rule: DetectionRule, doc: Doc) => void): void {
-    for (const [target, index] of this.targets) {
-      const doc = RuleIndex.docFor(target, event);
+    for (const index of this.targetList) {
+      const doc = RuleIndex.docFor(index.target, event);
       if (doc === undefined) continue;
       const t = index.typeOf(doc);
-      const rules = (typeof t === 'string' ? index.byType.get(t.toLowerCase()) : undefined) ?? index.anyType;
+      // Type codes are lower-case in practice; fold only when the exact value is unknown.
+      const rules =
+        (typeof t === 'string' ? (index.byType.get(t) ?? index.byType.get(t.toLowerCase())) : undefined) ??
+        index.anyType;
       for (const rule of rules) {
         if (!rule.predicate(doc)) continue;
         if (rule.filters.length > 0 && rule.filters.some((f) => f.predicate(doc))) continue;

@@ -143,6 +143,15 @@ function formatIpv4(n: number): string {
 }
 
 /** Parses an IPv4 or IPv6 CIDR (`10.0.0.0/8`, `2001:db8::/32`, a bare address = /32 or /128). Returns an error message string on bad input. */
+// Every `cidr` rule of an event reads the same address string: parse it once.
+let lastIp = '';
+let lastValue = -1;
+function rememberIpv4(ip: string): number {
+  lastValue = ipv4ToUint32(ip);
+  lastIp = ip;
+  return lastValue;
+}
+
 export function parseCidr(text: string): { ok: true; match: (ip: string) => boolean } | { ok: false; error: string } {
   const trimmed = text.trim();
   const slash = trimmed.indexOf('/');
@@ -172,7 +181,7 @@ export function parseCidr(text: string): { ok: true; match: (ip: string) => bool
       ok: true,
       match: (ip) => {
         if (typeof ip !== 'string') return false;
-        let v = ipv4ToUint32(ip);
+        let v = ip === lastIp ? lastValue : rememberIpv4(ip);
         if (v < 0) {
           if (!ip.includes(':')) return false;
           const p = parseIp(ip);

@@ -43,6 +43,8 @@ export interface CompiledDetection {
 interface Selection {
   predicate: Predicate;
   typeValues: ReadonlySet<string> | null;
+  /** How the selection combines its parts, kept so the condition can be generated as one function. */
+  parts?: { op: 'and' | 'or'; of: Selection[] };
 }
 
 type Scalarish = string | number | boolean | null;
@@ -225,7 +227,46 @@ function compileCondition(
     }
   };
   const result = walk(ast);
-  return ok ? result : undefined;
+  if (!ok) return undefined;
+  return { predicate: generatePredicate(ast, selections, keys), typeValues: result.typeValues };
+}
+
+/**
+ * Writes the whole condition, selections included, as one function per rule: the leaf tests
+ * (one per field item) are called from call sites of this rule's own, which V8 can inline,
+ * where shared `a(doc) && b(doc)` closures would see every rule's tests at one site.
+ */
+function generatePredicate(
+  ast: ConditionNode,
+  selections: Map<string, Selection>,
+  keys: Map<string, Scalar>,
+): Predicate {
+  const table: Predicate[] = [];
+  const leaf = (p: Predicate) => `t[${table.push(p) - 1}](doc)`;
+  const sel = (s: Selection): string =>
+    s.parts ? `(${s.parts.of.map(sel).join(s.parts.op === 'and' ? ' && ' : ' || ')})` : leaf(s.predicate);
+  const never = () => leaf(NEVER);
+  const expr = (n: ConditionNode): string => {
+    switch (n.kind) {
+      case 'ref': {
+        const s = selections.get(n.name);
+        return s ? sel(s) : never();
+      }
+      case 'quantified': {
+        const names = matchPattern(n.pattern, [...keys.keys()]);
+        const parts = names.map((name) => selections.get(name)).map((s) => (s ? sel(s) : never()));
+        return `(${parts.join(n.quantifier === 'one' ? ' || ' : ' && ')})`;
+      }
+      case 'not':
+        return `!${expr(n.operand)}`;
+      case 'and':
+        return `(${expr(n.left)} && ${expr(n.right)})`;
+      case 'or':
+        return `(${expr(n.left)} || ${expr(n.right)})`;
+    }
+  };
+  const body = expr(ast);
+  return new Function('t', `'use strict';\nreturn function rule(doc) {\n  return ${body};\n};`)(table) as Predicate;
 }
 
 /** `them` is every identifier not starting with `_`; `sel*` a wildcard over identifiers. */
@@ -305,7 +346,7 @@ function compileSearchIdentifier(
       const parts = (value.items as YAMLMap[]).map((m) => compileMapSelection(m, '', ctx));
       if (parts.some((p) => p === undefined)) return undefined;
       const ok = parts as Selection[];
-      return { predicate: anyOf(ok.map((p) => p.predicate)), typeValues: unionTypes(ok) };
+      return { predicate: anyOf(ok.map((p) => p.predicate)), typeValues: unionTypes(ok), parts: { op: 'or', of: ok } };
     }
     if (value.items.every((i) => isScalar(i) && i.value !== null)) {
       return compileKeywords(value.items as Scalar[], ctx);
@@ -371,7 +412,11 @@ function compileMapSelection(map: YAMLMap, prefix: string, ctx: DetectionContext
     else failed = true;
   }
   if (failed) return undefined;
-  return { predicate: allOf(parts.map((p) => p.predicate)), typeValues: intersectTypes(parts) };
+  return {
+    predicate: allOf(parts.map((p) => p.predicate)),
+    typeValues: intersectTypes(parts),
+    parts: { op: 'and', of: parts },
+  };
 }
 
 /** A keyword list: any string value anywhere in the record contains one of the keywords. */
@@ -807,7 +852,9 @@ function compileElementTest(
     const positioned = surround(tokens, has('contains') || has('endswith'), has('contains') || has('startswith'));
     // Case folding and windash normalisation happen once per value in textTest (below),
     // so the glob itself compares prepared text.
-    const folded = cased ? positioned : positioned.map((t) => (t.kind === 'text' ? { kind: 'text' as const, text: t.text.toLowerCase() } : t));
+    const folded = cased
+      ? positioned
+      : positioned.map((t) => (t.kind === 'text' ? { kind: 'text' as const, text: t.text.toLowerCase() } : t));
     const onText = compileGlob(windash ? folded.map(windashToken) : folded, { caseSensitive: true });
     return textTest([onText], !cased, windash);
   });
@@ -839,7 +886,11 @@ function mergeTests(tests: ElementTest[]): ElementTest {
   if (tests.length === 1) return tests[0]!;
   const first = tests[0] as Partial<TextTest> | undefined;
   const texts = tests.filter((t): t is TextTest => 'onText' in t);
-  if (first && texts.length === tests.length && texts.every((t) => t.fold === first.fold && t.windash === first.windash)) {
+  if (
+    first &&
+    texts.length === tests.length &&
+    texts.every((t) => t.fold === first.fold && t.windash === first.windash)
+  ) {
     return textTest(
       texts.flatMap((t) => t.onText),
       first.fold!,

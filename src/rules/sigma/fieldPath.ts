@@ -43,34 +43,29 @@ const inherited = new Set(Object.getOwnPropertyNames(Object.prototype));
 export function compileAccessor(path: string, segments: PathSegment[]): Accessor {
   const keys = segments.map((s) => s.key);
   const guarded = keys.some((k) => inherited.has(k));
-  if (!segments.some((s) => s.each) && !guarded) {
-    if (keys.length === 1) {
-      const k0 = keys[0]!;
-      return (doc) => doc[k0];
-    }
-    if (keys.length === 2) {
-      const [k0, k1] = keys as [string, string];
-      return (doc) => {
-        const a = doc[k0];
-        const v = a !== null && typeof a === 'object' ? (a as Doc)[k1] : undefined;
-        return v !== undefined ? v : doc[path];
-      };
-    }
-    return (doc) => {
-      let v: unknown = doc;
-      for (const k of keys) {
-        if (v === null || typeof v !== 'object') return doc[path];
-        v = (v as Doc)[k];
-      }
-      return v !== undefined ? v : doc[path];
-    };
-  }
+  if (!segments.some((s) => s.each) && !guarded) return generatedAccessor(path, keys);
   return (doc) => {
     const out: unknown[] = [];
     collect(doc, segments, 0, out, guarded);
     if (out.length === 0 && Object.hasOwn(doc, path)) return doc[path];
     return segments.some((s) => s.each) ? out : out[0];
   };
+}
+
+/**
+ * A plain path becomes a generated function with the keys as literals, so every field read is
+ * a property load V8 can cache at its own site, instead of one shared site that sees every
+ * key of every rule. Keys enter the code only through JSON.stringify.
+ */
+function generatedAccessor(path: string, keys: string[]): Accessor {
+  const lit = (k: string) => JSON.stringify(k);
+  if (keys.length === 1) return new Function('doc', `return doc[${lit(keys[0]!)}];`) as Accessor;
+  const steps = keys
+    .slice(1)
+    .map((k) => `if (v === null || typeof v !== 'object') return doc[${lit(path)}];\n  v = v[${lit(k)}];`)
+    .join('\n  ');
+  const body = `let v = doc[${lit(keys[0]!)}];\n  ${steps}\n  return v !== undefined ? v : doc[${lit(path)}];`;
+  return new Function('doc', body) as Accessor;
 }
 
 function collect(value: unknown, segments: PathSegment[], i: number, out: unknown[], guarded: boolean): void {

@@ -6,20 +6,26 @@
  *    (`--enable-experimental-regexp-engine`, which makes the `l` flag available) and probed. If
  *    the probe fails (a Node that lacks the flag), every pattern takes the budgeted path (3).
  * 2. A pattern is first compiled normally to check its syntax (errors carry V8's message), then
- *    with the `l` flag. If V8 accepts that, the pattern runs on the linear engine: time linear in
- *    the input, so `(a+)+$` on a hostile string costs what any other pattern costs.
- *    On Node 20 the linear engine refuses the `i` flag ("Cannot be executed in linear time"),
- *    which nearly every Sigma regex uses. A case-insensitive pattern is therefore rewritten into
- *    an equivalent case-sensitive one (each letter `a` becomes `[Aa]`, each class gains the other
- *    cases of its members, using V8's own case-folding to compute them) and that runs linearly.
- *    Node 20's linear engine also matches any character with a negated class that contains
- *    U+FFFF (`[^\u0080-\uffff]`); such classes are rewritten as the positive class they mean.
- * 3. Patterns the linear engine refuses (lookaround, backreferences, large counted repetition
- *    such as `a{1000}`) are accepted with `linear: false` and run with backtracking inside a
- *    `node:vm` context, created once per pattern, under a time budget per value (default 25 ms).
- *    A value that exhausts the budget counts as no match and increments `timeouts`; `test` never
- *    throws. Each budgeted call costs about 0.1 ms (Node starts a watchdog per call), so such
- *    patterns are far slower than linear ones; the rule loader warns about them.
+ *    with the `l` flag. If V8 accepts that, the pattern is linear-time (`linear: true`): on a
+ *    hostile value `(a+)+$` costs what any other pattern costs.
+ *    The linear engine is a slow automaton, though (10-30 µs for a 150-character value where
+ *    the backtracking engine needs well under 1 µs). So when V8's fallback works
+ *    (`--enable-experimental-regexp-engine-on-excessive-backtracks`, probed once), such a
+ *    pattern runs on the usual backtracking engine and V8 itself moves a match over to the
+ *    linear engine once it has backtracked 10,000 times: bounded backtracking, then linear time.
+ *    Otherwise it runs on the linear engine directly.
+ *    Node 20's linear engine refuses the `i` flag, which nearly every Sigma regex uses, and
+ *    counted repetition beyond 16 copies (`[a-z0-9+/]{20,}`); it also matches any character with
+ *    a negated class that holds U+FFFF (`[^\u0080-\uffff]`). Such patterns are rewritten into
+ *    equivalent ones it handles (see `rewriteForLinear`): letters become classes of their case
+ *    variants (computed with V8's own case folding), counted repetition is written out, and
+ *    those negated classes become the positive classes they mean.
+ * 3. Patterns the linear engine refuses even so (lookaround, backreferences) are accepted with
+ *    `linear: false` and run with backtracking inside a `node:vm` context, created once per
+ *    pattern, under a time budget per value (default 25 ms). A value that exhausts the budget
+ *    counts as no match and increments `timeouts`; `test` never throws. Each budgeted call costs
+ *    about 0.1 ms (Node starts a watchdog per call), so such patterns are far slower than linear
+ *    ones; the rule loader warns about them.
  *
  * Sigma's flavour is PCRE; JavaScript without the `u` flag (kept off, for PCRE compatibility)
  * is close. The easy differences are translated: leading inline flags (`(?i)`, `(?s)`, `(?m)`,
@@ -36,6 +42,11 @@ import { Script, createContext, type Context } from 'node:vm';
 const LINEAR_FLAG = 'l';
 
 setFlagsFromString('--enable-experimental-regexp-engine');
+// Patterns the linear engine can run are executed by V8's usual backtracking engine, which is
+// several times faster on ordinary input, with V8 switching a match over to the linear engine
+// once it has backtracked this often. Worst case: a bounded amount of backtracking, then linear.
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+setFlagsFromString('--regexp-backtracks-before-fallback=10000');
 let linearAvailable = true;
 try {
   new RegExp('a', LINEAR_FLAG);
@@ -83,7 +94,8 @@ export function compileSafeRegex(
 
   const linear = compileLinear(source, flags);
   if (linear) {
-    return { ok: true, regex: { source, flags, linear: true, timeouts: 0, test: (value) => linear.test(value) } };
+    const run = fallbackWorks() ? new RegExp(linear.source, linear.flags.replace(LINEAR_FLAG, '')) : linear;
+    return { ok: true, regex: { source, flags, linear: true, timeouts: 0, test: (value) => run.test(value) } };
   }
 
   const budgetMs =
@@ -112,6 +124,21 @@ export function compileSafeRegex(
   return { ok: true, regex };
 }
 
+let fallback: boolean | undefined;
+/**
+ * Whether V8 really falls back to the linear engine on excessive backtracking: a pattern that
+ * backtracks 2^24 times without it answers at once with it. Without it, linear patterns run
+ * on the linear engine directly.
+ */
+function fallbackWorks(): boolean {
+  if (fallback === undefined) {
+    const t0 = process.hrtime.bigint();
+    new RegExp('^(a+)+$').test('a'.repeat(24) + 'b');
+    fallback = linearAvailable && Number(process.hrtime.bigint() - t0) < 20e6;
+  }
+  return fallback;
+}
+
 let script: Script | undefined;
 function budgetedScript(): Script {
   script ??= new Script('re.test(s)', { filename: 'authwatch-safe-regex' });
@@ -131,19 +158,29 @@ function errorMessage(err: unknown): string {
 }
 
 /**
- * The pattern on the linear engine, or undefined when it needs backtracking. A pattern with `i`
- * is case-folded first (the linear engine refuses `i`), and negated classes that V8's linear
- * engine gets wrong are rewritten (see `rewriteForLinear`).
+ * The pattern as V8's linear engine accepts it, or undefined when it needs backtracking. A
+ * pattern with `i` is case-folded first (the linear engine refuses `i`); negated classes the
+ * linear engine gets wrong, and counted repetition beyond what it accepts, are rewritten (see
+ * `rewriteForLinear`).
  */
 function compileLinear(source: string, flags: string): RegExp | undefined {
   if (!linearAvailable) return undefined;
   const fold = flags.includes('i');
-  const rewritten = fold || source.includes('[^') ? rewriteForLinear(source, fold) : source;
+  const linearFlags = flags.replace('i', '') + LINEAR_FLAG;
+  if (!fold && !source.includes('[^')) {
+    try {
+      return new RegExp(source, linearFlags);
+    } catch {
+      // Refused: lookaround, backreferences, or counted repetition that a rewrite can write out.
+    }
+    if (!/\{\d/.test(source)) return undefined;
+  }
+  const rewritten = rewriteForLinear(source, fold);
   if (rewritten === undefined) return undefined;
   try {
-    return new RegExp(rewritten, flags.replace('i', '') + LINEAR_FLAG);
+    return new RegExp(rewritten, linearFlags);
   } catch {
-    return undefined; // lookaround, backreferences, large counted repetition, ...
+    return undefined;
   }
 }
 
@@ -351,11 +388,15 @@ function hex4(c: number): string {
 /** Sorted code units as class contents, runs compressed into ranges. */
 function classBody(codes: number[]): string {
   let out = '';
-  for (let i = 0; i < codes.length; ) {
+  for (let i = 0; i < codes.length;) {
     let j = i;
     while (j + 1 < codes.length && codes[j + 1] === codes[j]! + 1) j++;
     out +=
-      j === i ? hex4(codes[i]!) : j === i + 1 ? hex4(codes[i]!) + hex4(codes[j]!) : `${hex4(codes[i]!)}-${hex4(codes[j]!)}`;
+      j === i
+        ? hex4(codes[i]!)
+        : j === i + 1
+          ? hex4(codes[i]!) + hex4(codes[j]!)
+          : `${hex4(codes[i]!)}-${hex4(codes[j]!)}`;
     i = j + 1;
   }
   return out;
@@ -374,33 +415,55 @@ function complement(codes: number[]): number[] {
 
 /** A literal code unit, written as `text` in the pattern, for a case-sensitive pattern. */
 function foldChar(code: number, text: string): string {
-  const codes = members(hex4(code), true);
+  // ASCII needs no scan: without the `u` flag nothing outside ASCII folds to an ASCII letter.
+  const ascii = code < 0x80 ? String.fromCharCode(code) : undefined;
+  if (ascii !== undefined && ascii.toLowerCase() === ascii.toUpperCase()) return text;
+  const codes =
+    ascii !== undefined
+      ? [ascii.toUpperCase().charCodeAt(0), ascii.toLowerCase().charCodeAt(0)]
+      : members(hex4(code), true);
   return codes.length <= 1 ? text : `[${classBody(codes)}]`;
 }
 
+/** The longest pattern `rewriteForLinear` writes (counted repetition is written out). */
+const MAX_REWRITTEN_LENGTH = 20_000;
+
 /**
- * Rewrites a pattern so that V8's linear engine runs it right, or returns undefined for
- * constructs this does not handle (backreferences, octal escapes, ...), which then take the
- * budgeted engine. Two rewrites:
+ * Rewrites a pattern into one with the same matches (for `test`: captures are not kept) that
+ * V8's linear engine accepts and runs right, or returns undefined for constructs this does not
+ * handle (backreferences, octal escapes, ...), which then take the budgeted engine. Exported for
+ * tests only. The rewrites:
  *
  * - `fold`: the pattern was meant for the `i` flag, which the linear engine refuses. Each
  *   literal becomes the class of its case variants (`a` → `[Aa]`) and each class gains the case
  *   variants of its members, all computed with V8's own `i` matching, so the result without `i`
- *   means exactly what the pattern means with it (backreferences, which compare
- *   case-insensitively, are not handled).
+ *   means exactly what the pattern means with it.
  * - Node 20's linear engine (V8 11.3) matches every character with a negated class whose set
  *   holds U+FFFF, such as `[^\u0080-\uffff]` or `[^\uffff]`, in non-unicode mode. Such classes
  *   are written as the positive class of the code units they do match.
+ * - The linear engine refuses counted repetition that copies an atom more than 16 times
+ *   (`[a-z0-9+/]{20,}`, common in Sigma rules). `X{n,m}` is written out as n copies of X and
+ *   m-n copies of `X?` (or `X*` when unbounded), and capture groups become non-capturing so the
+ *   copies stay valid. Laziness (`{n,m}?`) is dropped: it never changes whether there is a match.
  */
-function rewriteForLinear(source: string, fold: boolean): string | undefined {
+export function rewriteForLinear(source: string, fold: boolean): string | undefined {
   let out = '';
+  let atom = -1; // where in `out` the last repeatable atom starts; -1 after an assertion, `|` or a quantifier
+  const groups: number[] = []; // where in `out` each open group starts
   let i = 0;
   while (i < source.length) {
     const c = source[i]!;
+    const start = out.length;
     if (c === '\\') {
       const e = source[i + 1];
       if (e === undefined) return undefined;
-      if ('dDwWsSbBfnrtv'.includes(e)) {
+      if (e === 'b' || e === 'B') {
+        out += c + e;
+        i += 2;
+        atom = -1;
+        continue;
+      }
+      if ('dDwWsSfnrtv'.includes(e)) {
         out += c + e;
         i += 2;
       } else if (e === 'c') {
@@ -422,6 +485,7 @@ function rewriteForLinear(source: string, fold: boolean): string | undefined {
         out += fold ? foldChar(e.charCodeAt(0), c + e) : c + e; // identity escape: the character itself
         i += 2;
       }
+      atom = start;
       continue;
     }
     if (c === '[') {
@@ -441,28 +505,62 @@ function rewriteForLinear(source: string, fold: boolean): string | undefined {
         else out += `[${classBody(complement(codes))}]`;
       }
       i = j + 1;
+      atom = start;
       continue;
     }
-    if (c === '(' && source[i + 1] === '?') {
-      const m = /^\(\?(?::|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(source.slice(i));
-      if (!m) return undefined;
-      out += m[0];
-      i += m[0].length;
+    if (c === '(') {
+      if (source[i + 1] === '?') {
+        const m = /^\(\?(?::|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(source.slice(i));
+        if (!m) return undefined;
+        const named = m[0].startsWith('(?<') && m[0] !== '(?<=' && m[0] !== '(?<!';
+        out += named ? '(?:' : m[0];
+        i += m[0].length;
+      } else {
+        out += '(?:';
+        i++;
+      }
+      groups.push(start);
+      atom = -1;
+      continue;
+    }
+    if (c === ')') {
+      const open = groups.pop();
+      if (open === undefined) return undefined;
+      out += c;
+      i++;
+      atom = open;
       continue;
     }
     if (c === '{') {
-      const m = /^\{\d+(?:,\d*)?\}/.exec(source.slice(i));
-      out += m ? m[0] : c;
-      i += m ? m[0].length : 1;
+      const m = /^\{(\d+)(?:(,)(\d*))?\}/.exec(source.slice(i));
+      if (m) {
+        if (atom < 0) return undefined;
+        const min = Number(m[1]);
+        const max = m[2] === undefined ? min : m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
+        i += m[0].length;
+        if (source[i] === '?') i++;
+        const x = out.slice(atom);
+        const copies = min + (max === Number.POSITIVE_INFINITY ? 1 : max - min);
+        if (atom + copies * (x.length + 1) > MAX_REWRITTEN_LENGTH) return undefined;
+        out =
+          out.slice(0, atom) + x.repeat(min) + (max === Number.POSITIVE_INFINITY ? `${x}*` : `${x}?`.repeat(max - min));
+        atom = -1;
+        continue;
+      }
+      out += c; // a brace that is no quantifier is a literal
+      i++;
+      atom = start;
       continue;
     }
-    if (!fold || '()|^$.*+?}]'.includes(c)) {
+    if (c === '*' || c === '+' || c === '?' || c === '|' || c === '^' || c === '$') {
       out += c;
       i++;
+      atom = -1;
       continue;
     }
-    out += foldChar(c.charCodeAt(0), c);
+    out += !fold || c === '.' ? c : foldChar(c.charCodeAt(0), c);
     i++;
+    atom = start;
   }
-  return out;
+  return out.length > MAX_REWRITTEN_LENGTH ? undefined : out;
 }

@@ -34,7 +34,10 @@ describe('rule references', () => {
     });
     const set = loadRules([dir]);
     expect(set.diagnostics.errorCount).toBe(0);
-    expect(set.correlations.map((c) => c.rules)).toEqual([['11111111-1111-4111-8111-111111111111'], ['11111111-1111-4111-8111-111111111111']]);
+    expect(set.correlations.map((c) => c.rules)).toEqual([
+      ['11111111-1111-4111-8111-111111111111'],
+      ['11111111-1111-4111-8111-111111111111'],
+    ]);
   });
 
   it('reports a name defined in several other files as ambiguous (AW1410)', () => {
@@ -52,7 +55,10 @@ describe('rule references', () => {
     const f = quiet.detections[0]!;
     expect(quiet.alerting.has(f.uid)).toBe(false);
     expect(quiet.alerting.has(quiet.correlations[0]!.uid)).toBe(true);
-    const loud = loadRuleText('x.yml', `${detection('f', 'login.failure')}---\n${correlation('C', 'f', 'generate: true\n')}`);
+    const loud = loadRuleText(
+      'x.yml',
+      `${detection('f', 'login.failure')}---\n${correlation('C', 'f', 'generate: true\n')}`,
+    );
     expect(loud.alerting.has(loud.detections[0]!.uid)).toBe(true);
   });
 
@@ -109,8 +115,11 @@ describe('rule index', () => {
     expect(matched).toEqual(['s', 'any', 'negated']);
   });
 
-  it('gives rules on a source only that source\'s raw record', () => {
-    const set = loadRuleText('x.yml', 'title: raw\nlogsource: {product: okta}\ndetection:\n  sel: {eventType: user.session.start}\n  condition: sel\n');
+  it("gives rules on a source only that source's raw record", () => {
+    const set = loadRuleText(
+      'x.yml',
+      'title: raw\nlogsource: {product: okta}\ndetection:\n  sel: {eventType: user.session.start}\n  condition: sel\n',
+    );
     const index = new RuleIndex(set.detections);
     const count = (event: Record<string, unknown>) => {
       let n = 0;
@@ -125,7 +134,10 @@ describe('rule index', () => {
 
 describe('regular expressions cannot stall the engine', () => {
   it('runs a catastrophic pattern in linear time', () => {
-    const set = loadRuleText('x.yml', "title: r\nlogsource: {product: authwatch}\ndetection:\n  sel: {user|re: '^(a+)+$'}\n  condition: sel\n");
+    const set = loadRuleText(
+      'x.yml',
+      "title: r\nlogsource: {product: authwatch}\ndetection:\n  sel: {user|re: '^(a+)+$'}\n  condition: sel\n",
+    );
     expect(set.diagnostics.items).toEqual([]); // linear: no AW1207
     const rule = set.detections[0]!;
     const t0 = Date.now();
@@ -134,7 +146,11 @@ describe('regular expressions cannot stall the engine', () => {
   });
 
   it('bounds a backtracking pattern by its budget and counts it as no match', () => {
-    const set = loadRuleText('x.yml', "title: r\nlogsource: {product: authwatch}\ndetection:\n  sel: {user|re: '^(?=a)(a+)+$'}\n  condition: sel\n", { regexBudgetMs: 20 });
+    const set = loadRuleText(
+      'x.yml',
+      "title: r\nlogsource: {product: authwatch}\ndetection:\n  sel: {user|re: '^(?=a)(a+)+$'}\n  condition: sel\n",
+      { regexBudgetMs: 20 },
+    );
     expect(set.diagnostics.items.map((d) => d.code)).toEqual(['AW1207']);
     const rule = set.detections[0]!;
     expect(rule.predicate({ user: 'aaaa' })).toBe(true);

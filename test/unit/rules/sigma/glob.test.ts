@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { compileGlob, hasWildcards, parseSigmaString, tokensToText, type SigmaToken } from '../../../../src/rules/sigma/glob.js';
+import {
+  compileGlob,
+  hasWildcards,
+  parseSigmaString,
+  tokensToText,
+  type SigmaToken,
+} from '../../../../src/rules/sigma/glob.js';
 
 const text = (t: string): SigmaToken => ({ kind: 'text', text: t });
 const ANY: SigmaToken = { kind: 'any' };
@@ -169,7 +175,9 @@ describe('compileGlob', () => {
   });
 
   it('accepts hand-built tokens with empty and adjacent text, and repeated `*`', () => {
-    const glob = compileGlob([text(''), text('ab'), text('C'), ANY, ANY, text(''), text('d')], { caseSensitive: false });
+    const glob = compileGlob([text(''), text('ab'), text('C'), ANY, ANY, text(''), text('d')], {
+      caseSensitive: false,
+    });
     expect(glob('ABcxxD')).toBe(true);
     expect(glob('abx')).toBe(false);
     expect(compileGlob([], { caseSensitive: true })('')).toBe(true);

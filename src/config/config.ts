@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
+import type { EnrichConfig } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
 
 export interface KafkaConfig {
@@ -25,7 +26,10 @@ export interface Config {
   kafka: KafkaConfig;
   clickhouse: ClickhouseConfig;
   input: { path: string };
-  rules: { paths: string[] };
+  decode: { format: 'auto' | 'auth0' | 'okta' | 'canonical'; max_record_bytes: number; max_future_minutes: number };
+  enrich: EnrichConfig;
+  rules: { paths: string[]; values?: string };
+  engine: { allowed_lateness: string; max_keys_per_rule: number };
   server: { port: number; host: string };
 }
 

@@ -1,3 +1,4 @@
+import type { AuthEvent } from '../events/authEvent.js';
 import { TYPE_FIELDS, type DetectionRule, type Doc, type RuleTarget } from '../rules/model.js';
 import { compileAccessor, parseFieldPath, type Accessor } from '../rules/sigma/fieldPath.js';
 
@@ -62,9 +63,11 @@ export class RuleIndex {
   }
 
   /** Calls `onMatch` for every detection rule the event matches (filters applied). */
-  forEachMatch(event: IndexedEvent, onMatch: (rule: DetectionRule, doc: Doc) => void): void {
+  forEachMatch(event: IndexedEvent | AuthEvent, onMatch: (rule: DetectionRule, doc: Doc) => void): void {
+    // A canonical event is a plain record; its interface only lacks the index signature.
+    const record = event as IndexedEvent;
     for (const index of this.targetList) {
-      const doc = RuleIndex.docFor(index.target, event);
+      const doc = RuleIndex.docFor(index.target, record);
       if (doc === undefined) continue;
       const t = index.typeOf(doc);
       // Type codes are lower-case in practice; fold only when the exact value is unknown.

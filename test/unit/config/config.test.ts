@@ -53,4 +53,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { AUTHWATCH_KAFKA_BROKER: 'x:1' } })).toThrow(/AUTHWATCH_KAFKA_BROKER\b/);
     expect(() => loadConfig({ env: { AUTHWATCH_CLICKHOUSE_DATABASE: 'x; drop' } })).toThrow(/clickhouse\.database/);
   });
+
+  it('has decode and enrichment defaults, overridable like every key', () => {
+    const defaults = loadConfig({ env: {} });
+    expect(defaults.decode).toEqual({ format: 'auto', max_record_bytes: 1048576, max_future_minutes: 1440 });
+    expect(defaults.enrich).toEqual({ geo: true, asn: true });
+    const config = loadConfig({
+      env: {
+        AUTHWATCH_DECODE_FORMAT: 'okta',
+        AUTHWATCH_DECODE_MAX_RECORD_BYTES: '4096',
+        AUTHWATCH_ENRICH_GEO: 'false',
+        AUTHWATCH_ENRICH_ASN_MMDB_PATH: '/data/GeoLite2-ASN.mmdb',
+      },
+    });
+    expect(config.decode).toMatchObject({ format: 'okta', max_record_bytes: 4096 });
+    expect(config.enrich).toEqual({ geo: false, asn: true, asn_mmdb_path: '/data/GeoLite2-ASN.mmdb' });
+    expect(() => loadConfig({ env: { AUTHWATCH_DECODE_FORMAT: 'xml' } })).toThrow(/decode\.format/);
+  });
 });

@@ -1,0 +1,77 @@
+/**
+ * The canonical auth event (`schemas/auth-event.schema.json`): what every decoder produces
+ * and what rules on the canonical target read. Optional fields are absent, never null.
+ */
+export type EventSource = 'auth0' | 'okta' | 'generic';
+export type Outcome = 'success' | 'failure' | 'unknown';
+
+/**
+ * The canonical categories decoders map onto. Canonical input may carry other dotted
+ * lower-case names (the schema allows them); these are the ones authwatch's own decoders
+ * and shipped detections use.
+ */
+export const EVENT_TYPES = [
+  'login.success',
+  'login.failure',
+  'logout',
+  'signup.success',
+  'signup.failure',
+  'mfa.sms.sent',
+  'mfa.voice.sent',
+  'mfa.email.sent',
+  'mfa.push.sent',
+  'mfa.push.accepted',
+  'mfa.push.rejected',
+  'mfa.success',
+  'mfa.failure',
+  'mfa.enrolled',
+  'mfa.unenrolled',
+  'token.exchange.success',
+  'token.exchange.failure',
+  'token.refresh.success',
+  'token.refresh.failure',
+  'token.refresh.reuse',
+  'password.leaked',
+  'password.change.success',
+  'password.change.failure',
+  'password.reset.request',
+  'password.reset.success',
+  'email.verification.sent',
+  'email.verification.success',
+  'email.verification.failure',
+  'account.blocked',
+  'account.unblocked',
+  'attack.blocked',
+  'management.write',
+  'management.failure',
+  'other',
+] as const;
+export type KnownEventType = (typeof EVENT_TYPES)[number];
+
+export interface AuthEvent {
+  /** The source's id (Auth0 `log_id`, Okta `uuid`), else a hash of the record. */
+  id: string;
+  /** Event time, epoch milliseconds. */
+  time: number;
+  source: EventSource;
+  type: string;
+  /** The source's own code: `fp`, `gd_send_sms`, `user.session.start`, … */
+  source_type?: string;
+  outcome: Outcome;
+  reason?: string;
+  user?: { id?: string; name?: string; email_domain?: string };
+  session_id?: string;
+  client?: { id?: string; name?: string };
+  connection?: string;
+  tenant?: string;
+  ip?: string;
+  asn?: number;
+  as_org?: string;
+  geo?: { country?: string; city?: string; lat?: number; lon?: number; accuracy_km?: number };
+  user_agent?: string;
+  device_id?: string;
+  ja4?: string;
+  phone?: { number?: string; country?: string };
+  /** The original record, as the source sent it (decoded JSON). */
+  raw?: Record<string, unknown>;
+}

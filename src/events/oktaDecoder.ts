@@ -1,0 +1,182 @@
+import type { AuthEvent, KnownEventType, Outcome } from './authEvent.js';
+import { countryCode } from './countryCodes.js';
+import { DecodeError } from './decodeError.js';
+import type { DecodeContext, DecodeResult, Decoder } from './decoder.js';
+import { at, compact, emailDomain, eventTime, isObject, optionalNumber, optionalString, type Json } from './fields.js';
+
+/** A canonical type, or one for success and one for failure, chosen by `outcome.result`. */
+type Mapping = KnownEventType | { success: KnownEventType; failure: KnownEventType };
+
+const LOGIN: Mapping = { success: 'login.success', failure: 'login.failure' };
+const REFRESH: Mapping = { success: 'token.refresh.success', failure: 'token.refresh.failure' };
+const EXCHANGE: Mapping = { success: 'token.exchange.success', failure: 'token.exchange.failure' };
+
+/** Okta System Log event types, by exact name. Okta documents several hundred; these matter for detection. */
+export const OKTA_EVENT_TYPES: Readonly<Record<string, Mapping>> = {
+  'user.session.start': LOGIN,
+  'user.authentication.sso': LOGIN,
+  'user.authentication.authenticate': LOGIN,
+  'user.authentication.verify': LOGIN,
+  'user.authentication.auth_via_IDP': LOGIN,
+  'user.authentication.auth_via_social': LOGIN,
+  'user.authentication.auth_via_radius': LOGIN,
+  'user.authentication.auth_via_richclient': LOGIN,
+  'user.authentication.auth_via_mfa': { success: 'mfa.success', failure: 'mfa.failure' },
+  'user.session.end': 'logout',
+  'system.push.send_factor_verify_push': 'mfa.push.sent',
+  'user.mfa.okta_verify.deny_push': 'mfa.push.rejected',
+  'user.mfa.okta_verify.deny_push_upgrade_needed': 'mfa.push.rejected',
+  'user.mfa.attempt_bypass': 'mfa.failure',
+  'user.mfa.factor.activate': 'mfa.enrolled',
+  'user.mfa.factor.deactivate': 'mfa.unenrolled',
+  'user.mfa.factor.reset_all': 'mfa.unenrolled',
+  'user.account.lock': 'account.blocked',
+  'user.account.lock.limit': 'account.blocked',
+  'user.account.unlock': 'account.unblocked',
+  'user.account.unlock_by_admin': 'account.unblocked',
+  'user.account.update_password': { success: 'password.change.success', failure: 'password.change.failure' },
+  'user.account.reset_password': 'password.reset.request',
+  'user.account.unlock_token': 'password.reset.request',
+  'security.breached_credential.detected': 'password.leaked',
+  'user.lifecycle.create': { success: 'signup.success', failure: 'signup.failure' },
+  'user.registration.create': { success: 'signup.success', failure: 'signup.failure' },
+  'app.oauth2.token.grant.refresh_token': REFRESH,
+  'app.oauth2.as.token.grant.refresh_token': REFRESH,
+  'app.oauth2.token.detect_reuse': 'token.refresh.reuse',
+  'app.oauth2.as.token.detect_reuse': 'token.refresh.reuse',
+  'app.oauth2.token.grant': EXCHANGE,
+  'app.oauth2.as.token.grant': EXCHANGE,
+  'app.oauth2.token.grant.access_token': EXCHANGE,
+  'app.oauth2.as.token.grant.access_token': EXCHANGE,
+  'app.oauth2.as.token.grant.id_token': EXCHANGE,
+  'security.threat.detected': 'attack.blocked',
+  'security.request.blocked': 'attack.blocked',
+  'security.attack.start': 'attack.blocked',
+};
+
+/** Families matched by prefix when the exact name is not in the table. */
+const PREFIXES: readonly [string, Mapping][] = [
+  ['system.sms.', 'mfa.sms.sent'],
+  ['system.voice.', 'mfa.voice.sent'],
+  ['system.email.mfa', 'mfa.email.sent'],
+  ['policy.lifecycle.', 'management.write'],
+  ['application.lifecycle.', 'management.write'],
+  ['application.user_membership.', 'management.write'],
+  ['group.user_membership.', 'management.write'],
+  ['system.api_token.', 'management.write'],
+  ['zone.', 'management.write'],
+];
+
+function mappingOf(eventType: string): Mapping {
+  const exact = OKTA_EVENT_TYPES[eventType];
+  if (exact) return exact;
+  for (const [prefix, m] of PREFIXES) if (eventType.startsWith(prefix)) return m;
+  return 'other';
+}
+
+function outcomeOf(result: string | undefined): Outcome {
+  switch (result?.toUpperCase()) {
+    case 'SUCCESS':
+    case 'ALLOW':
+      return 'success';
+    case 'FAILURE':
+    case 'DENY':
+      return 'failure';
+    default:
+      return 'unknown';
+  }
+}
+
+/**
+ * Okta System Log events (`/api/v1/logs`, or an Event Hook / Log Stream delivery of one
+ * event). The user is the actor when it is a User, else the first User target; the session is
+ * `authenticationContext.externalSessionId`; network facts come from `client` and
+ * `securityContext`, with Okta's country names turned into ISO codes.
+ */
+export const oktaDecoder: Decoder = {
+  format: 'okta',
+
+  accepts(record) {
+    return typeof record.eventType === 'string' && record.published !== undefined;
+  },
+
+  decode(record: Json, ctx: DecodeContext): DecodeResult {
+    try {
+      const eventType = optionalString(record, 'eventType');
+      if (eventType === undefined) throw new DecodeError('invalid_field', 'The event has no `eventType`.', 'eventType');
+      const outcome = outcomeOf(optionalString(record, 'outcome.result'));
+      const m = mappingOf(eventType);
+      const type = typeof m === 'string' ? m : outcome === 'failure' ? m.failure : m.success;
+      const user = userOf(record);
+      const app = targetOf(record, 'AppInstance');
+      const session = optionalString(record, 'authenticationContext.externalSessionId');
+      const event: AuthEvent = {
+        id: optionalString(record, 'uuid') ?? ctx.fallbackId,
+        time: eventTime(record, 'published', ctx),
+        source: 'okta',
+        type,
+        source_type: eventType,
+        outcome,
+      };
+      const optional: Partial<AuthEvent> = {
+        reason: optionalString(record, 'outcome.reason'),
+        user,
+        session_id: session === 'unknown' ? undefined : session,
+        client: compact({
+          id: app?.id ?? optionalString(record, 'client.id'),
+          name: app?.name,
+        }),
+        connection:
+          optionalString(record, 'authenticationContext.credentialProvider') ??
+          optionalString(record, 'authenticationContext.authenticationProvider'),
+        ip: optionalString(record, 'client.ipAddress'),
+        asn: optionalNumber(record, 'securityContext.asNumber'),
+        as_org: optionalString(record, 'securityContext.asOrg'),
+        geo: compact({
+          country: countryCode(optionalString(record, 'client.geographicalContext.country')),
+          city: optionalString(record, 'client.geographicalContext.city'),
+          lat: optionalNumber(record, 'client.geographicalContext.geolocation.lat'),
+          lon: optionalNumber(record, 'client.geographicalContext.geolocation.lon'),
+        }),
+        user_agent: optionalString(record, 'client.userAgent.rawUserAgent'),
+        device_id:
+          optionalString(record, 'device.id') ?? optionalString(record, 'debugContext.debugData.deviceFingerprint'),
+        phone: compact({ number: optionalString(record, 'debugContext.debugData.phoneNumber') }),
+      };
+      Object.assign(event, compact(optional) ?? {});
+      event.raw = record;
+      return { ok: true, event };
+    } catch (err) {
+      if (err instanceof DecodeError) return { ok: false, error: err };
+      throw err;
+    }
+  },
+};
+
+function userOf(record: Json): AuthEvent['user'] {
+  let id: string | undefined;
+  let name: string | undefined;
+  if (optionalString(record, 'actor.type') === 'User') {
+    id = optionalString(record, 'actor.id');
+    name = optionalString(record, 'actor.alternateId');
+  } else {
+    const target = targetOf(record, 'User');
+    id = target?.id;
+    name = target?.alternateId;
+  }
+  if (name === 'unknown') name = undefined;
+  return compact({ id, name, email_domain: emailDomain(name) });
+}
+
+function targetOf(record: Json, type: string): { id?: string; name?: string; alternateId?: string } | undefined {
+  const targets = at(record, 'target');
+  if (targets === undefined || targets === null) return undefined;
+  if (!Array.isArray(targets)) throw new DecodeError('invalid_field', '`target` must be an array.', 'target');
+  const t = targets.find((x) => isObject(x) && x.type === type);
+  if (!isObject(t)) return undefined;
+  return {
+    id: optionalString(t, 'id'),
+    name: optionalString(t, 'displayName'),
+    alternateId: optionalString(t, 'alternateId'),
+  };
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import { auth0Decoder } from './auth0Decoder.js';
+import { canonicalDecoder } from './canonicalDecoder.js';
+import { DecodeError } from './decodeError.js';
+import type { DecodeContext, DecodeResult, Decoder, EventFormat } from './decoder.js';
+import { isObject } from './fields.js';
+import { oktaDecoder } from './oktaDecoder.js';
+
+/** The decoders, in the order auto-detection asks them (most specific first). */
+export const DECODERS: Readonly<Record<EventFormat, Decoder>> = {
+  okta: oktaDecoder,
+  auth0: auth0Decoder,
+  canonical: canonicalDecoder,
+};
+const DETECTION_ORDER: readonly Decoder[] = [oktaDecoder, auth0Decoder, canonicalDecoder];
+
+export interface RecordDecoderOptions {
+  /** A fixed format for this source, or `auto` to detect it per record. */
+  format?: EventFormat | 'auto';
+  /** Records larger than this are dead letters (`too_large`). */
+  maxRecordBytes?: number;
+  /** How far in the future an event time may lie (clock skew between producers). */
+  maxFutureMs?: number;
+  /** The clock that decides what "the future" is. */
+  now?: () => number;
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
+
+const schemaPath = fileURLToPath(new URL('../../schemas/auth-event.schema.json', import.meta.url));
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validateEvent = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as object);
+
+/**
+ * Builds the function that turns the bytes of one record (an NDJSON line, a Kafka message)
+ * into a canonical event, or into the typed reason it is bad input. It never throws: every
+ * input ends as an event or a DecodeError, which the caller turns into a dead letter.
+ *
+ * Order of checks: size, UTF-8, JSON, an object, a known format, the format's own fields,
+ * then the canonical schema, so the reason names the first thing that is wrong.
+ */
+export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes: Uint8Array) => DecodeResult {
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const maxFutureMs = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
+  const now = options.now ?? Date.now;
+  const fixed = options.format && options.format !== 'auto' ? DECODERS[options.format] : undefined;
+
+  return (bytes) => {
+    try {
+      return decode(bytes);
+    } catch (err) {
+      // A decoder bug must not take the pipeline down, nor lose the record.
+      const message = err instanceof Error ? err.message : String(err);
+      return { ok: false, error: new DecodeError('invalid_field', `The record could not be decoded: ${message}`) };
+    }
+  };
+
+  function decode(bytes: Uint8Array): DecodeResult {
+    if (bytes.length > maxBytes)
+      return fail('too_large', `The record is ${bytes.length} bytes; the limit is ${maxBytes}.`);
+    if (!isUtf8(bytes)) return fail('invalid_utf8', 'The record is not valid UTF-8.');
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      return fail('invalid_json', `The record is not JSON: ${(err as Error).message}`);
+    }
+    if (!isObject(parsed)) return fail('not_an_object', 'The record is JSON but not an object.');
+    const decoder = fixed ?? DETECTION_ORDER.find((d) => d.accepts(parsed));
+    if (!decoder)
+      return fail(
+        'unknown_format',
+        'The record is no known format: not an Auth0 log (`type`, `date`), an Okta System Log event (`eventType`, `published`) nor a canonical event (`type`, `time`).',
+      );
+    if (fixed && !fixed.accepts(parsed))
+      return fail(
+        'unknown_format',
+        `The record is not a ${fixed.format} record, the format configured for this source.`,
+      );
+    const ctx: DecodeContext = {
+      now: now(),
+      maxFutureMs,
+      get fallbackId() {
+        return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+      },
+    };
+    const result = decoder.decode(parsed, ctx);
+    if (!result.ok) return result;
+    if (!validateEvent(result.event)) return { ok: false, error: schemaError(validateEvent.errors ?? []) };
+    return result;
+  }
+}
+
+function fail(kind: DecodeError['kind'], message: string): DecodeResult {
+  return { ok: false, error: new DecodeError(kind, message) };
+}
+
+function schemaError(errors: ErrorObject[]): DecodeError {
+  const e = errors[0];
+  if (!e) return new DecodeError('schema_violation', 'The decoded event does not match the canonical schema.');
+  const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const detail =
+    e.keyword === 'additionalProperties'
+      ? `has the unknown field \`${(e.params as { additionalProperty: string }).additionalProperty}\``
+      : e.message;
+  return new DecodeError(
+    'schema_violation',
+    `The decoded event does not match the canonical schema: ${field ? `\`${field}\` ` : ''}${detail}.`,
+    field || undefined,
+  );
+}

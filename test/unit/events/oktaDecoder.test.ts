@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { DecodeContext } from '../../../src/events/decoder.js';
+import { oktaDecoder } from '../../../src/events/oktaDecoder.js';
+
+const ctx: DecodeContext = { now: Date.UTC(2030, 0, 1), maxFutureMs: 86_400_000, fallbackId: 'h-1' };
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(`test/fixtures/events/okta/${name}.json`, 'utf8')) as Record<string, unknown>;
+
+function decode(record: Record<string, unknown>) {
+  expect(oktaDecoder.accepts(record)).toBe(true);
+  const result = oktaDecoder.decode(record, ctx);
+  if (!result.ok) throw new Error(result.error.message);
+  return result.event;
+}
+
+describe('Okta System Log decoder', () => {
+  it('decodes a successful sign-in field by field', () => {
+    const record = fixture('user.session.start');
+    expect(decode(record)).toEqual({
+      id: '9f2a4c1e-8b7d-11ef-9a1b-0242ac120002',
+      time: Date.parse('2026-11-20T08:15:42.123Z'),
+      source: 'okta',
+      type: 'login.success',
+      source_type: 'user.session.start',
+      outcome: 'success',
+      user: { id: '00u1abcdEFGHijkl0h7', name: 'Alice.Smith@Example.com', email_domain: 'example.com' },
+      session_id: '102bZDNFfWaQSyEZQuDgWt-uQ',
+      ip: '81.2.69.142',
+      asn: 5607,
+      as_org: 'sky uk limited',
+      geo: { country: 'GB', city: 'St Albans', lat: 51.753, lon: -0.3256 },
+      user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15',
+      raw: record,
+    });
+  });
+
+  it('decodes a failed sign-in: reason, no session, null city left out', () => {
+    const e = decode(fixture('user.session.start.failure'));
+    expect(e.type).toBe('login.failure');
+    expect(e.outcome).toBe('failure');
+    expect(e.reason).toBe('INVALID_CREDENTIALS');
+    expect(e.session_id).toBeUndefined();
+    expect(e.user).toEqual({ id: 'unknown', name: 'bob@example.org', email_domain: 'example.org' });
+    expect(e.geo).toEqual({ country: 'DE', lat: 51.2993, lon: 9.491 });
+    expect(e.asn).toBe(208294);
+    expect(e.user_agent).toBe('python-requests/2.32.3');
+  });
+
+  it('maps MFA push sends (epoch published) and rejections', () => {
+    const sent = decode(fixture('system.push.send_factor_verify_push'));
+    expect(sent.type).toBe('mfa.push.sent');
+    expect(sent.time).toBe(1795422943000);
+    expect(sent.session_id).toBe('102bZDNFfWaQSyEZQuDgWt-uQ');
+    const denied = decode(fixture('user.mfa.okta_verify.deny_push'));
+    expect(denied).toMatchObject({
+      type: 'mfa.push.rejected',
+      outcome: 'failure',
+      user: { id: '00u1abcdEFGHijkl0h7' },
+    });
+  });
+
+  it('takes the user and the application from targets when the actor is no user', () => {
+    const e = decode(fixture('system.sms.send_factor_verify_message'));
+    expect(e.type).toBe('mfa.sms.sent');
+    expect(e.user).toEqual({ id: '00u9carol', name: 'carol@example.net', email_domain: 'example.net' });
+    expect(e.client).toEqual({ id: '0oa1app', name: 'Customer Portal' });
+    expect(e.phone).toEqual({ number: '+447700900123' });
+    expect(e.ip).toBe('2a02:c7f:1234::1');
+  });
+
+  it('maps refresh-token reuse detection', () => {
+    const e = decode(fixture('app.oauth2.as.token.detect_reuse'));
+    expect(e).toMatchObject({
+      type: 'token.refresh.reuse',
+      outcome: 'failure',
+      user: { name: 'alice.smith@example.com' },
+    });
+  });
+
+  it.each([
+    ['user.authentication.auth_via_mfa', 'SUCCESS', 'mfa.success'],
+    ['user.authentication.auth_via_mfa', 'FAILURE', 'mfa.failure'],
+    ['user.authentication.sso', 'DENY', 'login.failure'],
+    ['user.account.lock', 'SUCCESS', 'account.blocked'],
+    ['app.oauth2.as.token.grant.refresh_token', 'SUCCESS', 'token.refresh.success'],
+    ['app.oauth2.as.token.grant.refresh_token', 'FAILURE', 'token.refresh.failure'],
+    ['system.voice.send_mfa_challenge_call', 'SUCCESS', 'mfa.voice.sent'],
+    ['system.sms.send_password_reset_message', 'SUCCESS', 'mfa.sms.sent'],
+    ['policy.lifecycle.update', 'SUCCESS', 'management.write'],
+    ['user.lifecycle.create', 'SUCCESS', 'signup.success'],
+    ['security.breached_credential.detected', 'SUCCESS', 'password.leaked'],
+    ['some.new.event_type', 'SUCCESS', 'other'],
+  ])('%s with %s → %s', (eventType, result, type) => {
+    const e = decode({ eventType, published: '2026-01-01T00:00:00Z', uuid: 'u', outcome: { result } });
+    expect(e.type).toBe(type);
+  });
+
+  it('does not accept Auth0 or canonical records', () => {
+    expect(oktaDecoder.accepts({ type: 'f', date: '2026-01-01T00:00:00Z', log_id: '1' })).toBe(false);
+    expect(oktaDecoder.accepts({ type: 'login.failure', time: 1 })).toBe(false);
+  });
+
+  it.each<[Record<string, unknown>, string, string]>([
+    [{ eventType: 'user.session.start', published: 'yesterday' }, 'invalid_time', 'published'],
+    [{ eventType: 'user.session.start', published: '1999-12-31T23:59:59Z' }, 'invalid_time', 'published'],
+    [{ eventType: 'user.session.start', published: '2031-01-01T00:00:00Z' }, 'invalid_time', 'published'],
+    [
+      { eventType: 'user.session.start', published: '2026-01-01T00:00:00Z', client: { ipAddress: {} } },
+      'invalid_field',
+      'client.ipAddress',
+    ],
+    [{ eventType: 'user.session.start', published: '2026-01-01T00:00:00Z', target: 'x' }, 'invalid_field', 'target'],
+    [
+      { eventType: 'user.session.start', published: '2026-01-01T00:00:00Z', securityContext: { asNumber: 'AS5607' } },
+      'invalid_field',
+      'securityContext.asNumber',
+    ],
+  ])('rejects %j as %s at %s', (record, kind, field) => {
+    const result = oktaDecoder.decode(record, ctx);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error.kind).toBe(kind);
+      expect(result.error.field).toBe(field);
+      expect(result.error.retriable).toBe(false);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { testCommand } from './test.js';
 import { validateCommand } from './validate.js';
@@ -9,6 +10,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   run: { run: runCommand, summary: 'the streaming engine (Kafka in and out; NDJSON file or stdin without Kafka)' },
   validate: { run: validateCommand, summary: 'load rules and print every diagnostic (--format text|json)' },
   test: { run: testCommand, summary: "run the rules' inline tests" },
+  replay: { run: replayCommand, summary: 'decode, enrich and evaluate recorded events (NDJSON, gzip too)' },
 };
 
 function usage(): string {

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadRules } from '../rules/loader.js';
+import { loadRulesWithValues } from '../rules/overrides.js';
 import { runInlineTests } from '../rules/testRunner.js';
-import { loadPlaceholders } from './placeholders.js';
 import { renderText } from './validate.js';
 
 /**
@@ -11,7 +10,7 @@ import { renderText } from './validate.js';
 export async function testCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: { values: { type: 'string' } }, allowPositionals: true });
   if (positionals.length === 0) throw new Error('usage: authwatch test PATH… [--values FILE]');
-  const ruleSet = loadRules(positionals, { placeholders: loadPlaceholders(values.values) });
+  const ruleSet = loadRulesWithValues(positionals, values.values);
   if (ruleSet.diagnostics.errorCount > 0) {
     process.stdout.write(renderText(ruleSet));
     return 1;
@@ -20,18 +19,19 @@ export async function testCommand(args: string[]): Promise<number> {
   const lines: string[] = [];
   for (const r of results) {
     const where = `${r.span.file}:${r.span.start.line}`;
-    const expected = typeof r.expected === 'number' ? `${r.expected} detection(s)` : r.expected.replace('_', ' ');
+    const expected = typeof r.expected === 'number' ? `${r.expected} alert(s)` : r.expected.replace('_', ' ');
     const outcome = r.error ?? `expected ${expected}, got ${r.actual}`;
     lines.push(
       `${r.passed ? 'PASS' : 'FAIL'}  ${r.ruleTitle} › ${r.name}  (${where})${r.passed ? '' : `\n      ${outcome}`}`,
     );
   }
   const failed = results.filter((r) => !r.passed).length;
+  // Rules that only feed a correlation are tested through the correlation's cases.
   const untested = [...ruleSet.detections, ...ruleSet.correlations].filter(
-    (r) => r.extensions.tests.length === 0,
+    (r) => ruleSet.alerting.has(r.uid) && r.extensions.tests.length === 0,
   ).length;
   lines.push(
-    `\n${results.length - failed} passed, ${failed} failed (${results.length} case(s); ${untested} rule(s) without tests)`,
+    `\n${results.length - failed} passed, ${failed} failed (${results.length} case(s); ${untested} alerting rule(s) without tests)`,
   );
   process.stdout.write(lines.join('\n') + '\n');
   return failed > 0 ? 1 : 0;

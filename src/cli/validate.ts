@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { renderDiagnostic } from '../rules/diagnostics.js';
-import { loadRules, type RuleSet } from '../rules/loader.js';
-import { loadPlaceholders } from './placeholders.js';
+import type { RuleSet } from '../rules/loader.js';
+import { loadRulesWithValues } from '../rules/overrides.js';
 
 /**
  * `authwatch validate PATH… [--format text|json] [--values FILE]`: loads rules and prints
@@ -16,7 +16,7 @@ export async function validateCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new Error('usage: authwatch validate PATH… [--format text|json] [--values FILE]');
   if (values.format !== 'text' && values.format !== 'json')
     throw new Error(`--format must be text or json, not ${values.format}.`);
-  const ruleSet = loadRules(positionals, { placeholders: loadPlaceholders(values.values) });
+  const ruleSet = loadRulesWithValues(positionals, values.values);
   process.stdout.write(
     values.format === 'json' ? JSON.stringify(validationReport(ruleSet), null, 2) + '\n' : renderText(ruleSet),
   );

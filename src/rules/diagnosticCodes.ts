@@ -57,6 +57,8 @@ export const diagnosticCodes = {
   // authwatch extensions
   AW1601: { severity: 'error', title: 'invalid extension attribute' },
   AW1602: { severity: 'error', title: 'invalid inline test' },
+  AW1603: { severity: 'error', title: 'invalid values file or override' },
+  AW1604: { severity: 'warning', title: 'override names no loaded rule' },
 } as const satisfies Record<string, { severity: Severity; title: string }>;
 
 export type DiagnosticCode = keyof typeof diagnosticCodes;

@@ -1,0 +1,118 @@
+// Correlation state: heap bytes per tracked group for event_count and value_count windows
+// (100,000 groups of 1-3 hits each), and in-order hits/s through their observe.
+// Run with `node --expose-gc bench/run.js state`: without a forced GC the heap figures are noise.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventCount } from '../dist/engine/correlations/eventCount.js';
+import { valueCount } from '../dist/engine/correlations/valueCount.js';
+import { loadRuleText } from '../dist/rules/loader.js';
+import { fmt, measure } from './harness.js';
+
+export const title = 'Correlation state: memory per group, in-order throughput';
+
+const GROUPS = 100_000;
+const T0 = 1_767_000_000_000;
+
+function load(body) {
+  const set = loadRuleText(
+    'bench.yml',
+    `title: failed\nname: failed\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.failure}\n  condition: sel\n---\ntitle: C\ncorrelation:\n  rules: [failed]\n  group-by: [ip]\n  timespan: 10m\n  ${body}\n`,
+  );
+  if (set.diagnostics.errorCount > 0) throw new Error('bench rules did not load');
+  return { rule: set.correlations[0], uid: set.detections[0].uid };
+}
+
+const ipOf = (g) => `10.${(g >> 16) & 255}.${(g >> 8) & 255}.${g & 255}`;
+
+/**
+ * The hits of group g: 1-3, seconds apart, in order, ids and values fresh strings as a
+ * decoded source record would carry (`sharedIds`: one id for all, to tell the windows' own
+ * footprint from the ids they retain).
+ */
+function hitsOf(uid, g, sharedIds) {
+  const n = 1 + (g % 3);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const doc = { ip: ipOf(g), user: { name: `user${(g * 7 + i) % 50_000}@example.com` } };
+    out.push({
+      ruleUid: uid,
+      time: T0 + g * 10 + i * 1000,
+      eventId: sharedIds ? 'evt' : `evt-${g}-${i}`,
+      doc,
+      event: doc,
+    });
+  }
+  return out;
+}
+
+/** Collects until the heap settles: right after a forced GC, sweeping may still be under way. */
+async function settle() {
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc?.();
+    await sleep(20);
+  }
+}
+
+/**
+ * Heap growth per group with the hits built on the fly and dropped, so what a correlator
+ * keeps (its windows, the group keys, the event ids and values it retains) is what counts.
+ */
+async function bytesPerGroup(factory, body, sharedIds = false) {
+  const { rule, uid } = load(body);
+  await settle();
+  const before = process.memoryUsage().heapUsed;
+  const c = factory(rule, { maxKeys: 1_000_000, allowedLatenessMs: 60_000 });
+  let entries = 0;
+  for (let g = 0; g < GROUPS; g++) {
+    for (const h of hitsOf(uid, g, sharedIds)) {
+      c.observe(h, -Infinity);
+      entries++;
+    }
+  }
+  await settle();
+  const after = process.memoryUsage().heapUsed;
+  const { keys } = c.stats();
+  if (keys !== GROUPS) throw new Error(`expected ${GROUPS} groups, found ${keys}`);
+  return { bytes: (after - before) / keys, entries: entries / keys, keys };
+}
+
+export async function run() {
+  if (typeof globalThis.gc !== 'function') console.log('(no --expose-gc: heap figures are unreliable)\n');
+  // Thresholds no group reaches, so every group keeps its window.
+  const countRule = 'type: event_count\n  condition: {gte: 1000}';
+  const distinctRule = 'type: value_count\n  condition: {field: user.name, gte: 1000}';
+  const rows = [
+    ['event_count', await bytesPerGroup(eventCount, countRule), await bytesPerGroup(eventCount, countRule, true)],
+    ['value_count', await bytesPerGroup(valueCount, distinctRule), await bytesPerGroup(valueCount, distinctRule, true)],
+  ];
+
+  // Throughput: 200,000 in-order hits over 5,000 groups, each window filling, firing at 20 and resetting.
+  const throughput = [
+    ['eventCount.observe', eventCount, 'type: event_count\n  condition: {gte: 20}'],
+    ['valueCount.observe', valueCount, 'type: value_count\n  condition: {field: user.name, gte: 20}'],
+  ].map(([name, factory, body]) => {
+    const { rule, uid } = load(body);
+    const hits = [];
+    for (let i = 0; i < 200_000; i++) {
+      const doc = { ip: ipOf(i % 5000), user: { name: `user${Math.floor(i / 5000) % 50}` } };
+      hits.push({ ruleUid: uid, time: T0 + i * 5, eventId: `e${i}`, doc, event: doc });
+    }
+    let fired = 0;
+    const rate = measure(() => {
+      const c = factory(rule, { maxKeys: 100_000, allowedLatenessMs: 60_000 });
+      for (const h of hits) if (c.observe(h, h.time - 60_000)) fired++;
+    }, hits.length);
+    return { name, rate, fired };
+  });
+
+  console.log(`${fmt(GROUPS)} groups of 1-3 hits each (2 on average), timespan 10m, heap after a forced GC\n`);
+  console.log('| correlator | groups | entries/group | heap bytes/group | of which retained event-id strings |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [name, fresh, shared] of rows)
+    console.log(
+      `| ${name} | ${fmt(fresh.keys)} | ${fresh.entries.toFixed(1)} | ${fmt(fresh.bytes)} | ${fmt(fresh.bytes - shared.bytes)} |`,
+    );
+  console.log(`\n| path (in order, 5,000 groups, fires at 20) | hits/s (median) | min | max | firings, all rounds |`);
+  console.log('|---|---:|---:|---:|---:|');
+  for (const { name, rate, fired } of throughput)
+    console.log(`| ${name} | ${fmt(rate.median)} | ${fmt(rate.min)} | ${fmt(rate.max)} | ${fmt(fired)} |`);
+}

@@ -1,0 +1,166 @@
+import type { AuthEvent } from '../../events/authEvent.js';
+import type { CorrelationRule, CountCondition, Doc } from '../../rules/model.js';
+import { compileAccessor, parseFieldPath, type Accessor } from '../../rules/sigma/fieldPath.js';
+
+/**
+ * One match of a rule a correlation refers to: an event that matched a detection rule, or
+ * the firing of a correlation it chains on.
+ */
+export interface Hit {
+  /** uid of the referenced rule that matched. */
+  ruleUid: string;
+  /** Event time, epoch ms (for a chained firing: the time of the event that completed it). */
+  time: number;
+  /** The event's id (a chained firing: the id of the event that completed it). */
+  eventId: string;
+  /**
+   * What `group-by`, `field` and aliases read: the record the rule matched (the canonical
+   * event, or the source's raw record for rules on a source), or for a chained firing its
+   * group values keyed by field name.
+   */
+  doc: Doc;
+  /** The canonical event that caused the hit: entities and geo come from it. */
+  event: AuthEvent;
+}
+
+/** What a correlation reports when its condition holds for a group. */
+export interface Firing {
+  groupKey: string;
+  group: Record<string, string>;
+  first: number;
+  last: number;
+  count: number;
+  /** Ids of the events that took part, oldest first, at most ALERT_SAMPLE_SIZE. */
+  eventIds: string[];
+  distinctValues?: string[];
+  context?: Record<string, unknown>;
+}
+
+export interface CorrelatorStats {
+  /** Groups tracked now. */
+  keys: number;
+  /** Groups evicted because the rule's key limit was reached. */
+  evictions: number;
+  /** Hits older than the allowed lateness, not counted. */
+  late: number;
+}
+
+/**
+ * The keyed, event-time state of one correlation rule.
+ *
+ * Contract: `observe` is called with every hit of the rule's referenced rules, in arrival
+ * order, which may differ from event-time order by up to the allowed lateness; it returns
+ * the firing the hit completes, if any. Hits with `time < watermark` are late: the
+ * correlator counts them in `stats.late` and ignores them. `expire(watermark)` frees every
+ * group whose state can no longer contribute to a firing. State is bounded by `maxKeys`
+ * groups, the stalest evicted first. `snapshot` returns JSON-serialisable state that
+ * `restore` takes back, so a restarted engine continues its windows.
+ */
+export interface Correlator {
+  readonly rule: CorrelationRule;
+  observe(hit: Hit, watermark: number): Firing | undefined;
+  expire(watermark: number): void;
+  stats(): CorrelatorStats;
+  snapshot(): unknown;
+  restore(state: unknown): void;
+}
+
+export interface CorrelatorOptions {
+  /** Groups tracked per rule at most. */
+  maxKeys: number;
+  /** How far behind the newest event time a hit may arrive and still count. */
+  allowedLatenessMs: number;
+}
+
+export type CorrelatorFactory = (rule: CorrelationRule, options: CorrelatorOptions) => Correlator;
+
+/** A hit's group: its key, and the group-by values by field, built only when a firing needs them. */
+export class GroupRef {
+  constructor(
+    readonly key: string,
+    private readonly fields: readonly string[],
+    private readonly values: readonly string[] | string,
+  ) {}
+
+  get group(): Record<string, string> {
+    const out: Record<string, string> = {};
+    this.fields.forEach((f, i) => (out[f] = typeof this.values === 'string' ? this.values : this.values[i]!));
+    return out;
+  }
+}
+
+/**
+ * Reads a correlation's group-by values from a hit, resolving aliases (Sigma: an alias names
+ * a differently named field in each referenced rule). Undefined when a group-by field is
+ * missing or empty: such a hit belongs to no group and is not counted. Runs for every hit of
+ * every correlation, so it allocates one small object and looks nothing up for unaliased fields.
+ */
+export function groupReader(rule: CorrelationRule): (hit: Hit) => GroupRef | undefined {
+  const fields = rule.groupBy;
+  const aliased = accessorCache();
+  // A chained firing's doc is flat (`{'user.name': …}`); accessors fall back to such keys.
+  const plain = fields.map((f) => (rule.aliases[f] ? undefined : aliased(f)));
+  const read = (i: number, hit: Hit): string | undefined => {
+    const a = plain[i] ?? aliased(rule.aliases[fields[i]!]?.[hit.ruleUid] ?? fields[i]!);
+    return scalarText(a(hit.doc));
+  };
+  if (fields.length === 1)
+    return (hit) => {
+      const v = read(0, hit);
+      return v === undefined ? undefined : new GroupRef(v, fields, v);
+    };
+  return (hit) => {
+    const values: string[] = [];
+    for (let i = 0; i < fields.length; i++) {
+      const v = read(i, hit);
+      if (v === undefined) return undefined;
+      values.push(v);
+    }
+    return new GroupRef(values.join('\u0000'), fields, values);
+  };
+}
+
+/** A field's value as text for grouping and distinct counting; arrays use their first element. */
+export function scalarText(v: unknown): string | undefined {
+  if (Array.isArray(v)) v = v[0];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+/** Reads a correlation's `field` (the first one listed) from a hit, aliases resolved. */
+export function fieldReader(rule: CorrelationRule): (hit: Hit) => unknown {
+  const name = rule.field?.[0];
+  if (name === undefined) return () => undefined;
+  const accessor = accessorCache();
+  return (hit) => {
+    const v = accessor(rule.aliases[name]?.[hit.ruleUid] ?? name)(hit.doc);
+    return Array.isArray(v) ? v[0] : v;
+  };
+}
+
+/** Accessors by path, compiled on first use (paths were validated when the rule loaded). */
+function accessorCache(): (path: string) => Accessor {
+  const cache = new Map<string, Accessor>();
+  return (path) => {
+    let a = cache.get(path);
+    if (!a) {
+      const parsed = parseFieldPath(path);
+      a = parsed.ok ? compileAccessor(path, parsed.segments) : () => undefined;
+      cache.set(path, a);
+    }
+    return a;
+  };
+}
+
+/** Whether a count, sum or average meets every bound of a correlation condition. */
+export function meetsCondition(value: number, condition: CountCondition): boolean {
+  if (condition.gt !== undefined && !(value > condition.gt)) return false;
+  if (condition.gte !== undefined && !(value >= condition.gte)) return false;
+  if (condition.lt !== undefined && !(value < condition.lt)) return false;
+  if (condition.lte !== undefined && !(value <= condition.lte)) return false;
+  if (condition.eq !== undefined && value !== condition.eq) return false;
+  if (condition.neq !== undefined && value === condition.neq) return false;
+  return true;
+}

@@ -1,0 +1,311 @@
+import type { AuthEvent } from '../events/authEvent.js';
+import type { RuleSet } from '../rules/loader.js';
+import { parseTimespan } from '../rules/loader.js';
+import type { CorrelationRule, Doc, ResponseSpec, Rule } from '../rules/model.js';
+import { compileAccessor, parseFieldPath, type Accessor } from '../rules/sigma/fieldPath.js';
+import { ALERT_SAMPLE_SIZE, stableId, type Action, type ActionTargetKind, type Alert, type Entities } from './alert.js';
+import { scalarText, type Correlator, type CorrelatorStats, type Firing, type Hit } from './correlations/correlator.js';
+import { correlators } from './correlations/index.js';
+import { KeyedState } from './keyedState.js';
+import { RuleIndex } from './ruleIndex.js';
+
+export interface EngineOptions {
+  /** How far behind the newest event time an event may arrive and still count in windows. Default 60 s. */
+  allowedLatenessMs?: number;
+  /** Groups tracked per correlation rule (and suppression keys per engine); the stalest is evicted. Default 100,000. */
+  maxKeysPerRule?: number;
+  /**
+   * How much event time passes between sweeps that free expired state. Default 5 min: a sweep
+   * visits every group of every rule, so sweeping often costs more than the rules themselves,
+   * and until a sweep an expired group only holds memory the key limit bounds anyway.
+   */
+  sweepEveryMs?: number;
+  /** Rules that alert even when a correlation refers to them (the test runner's rule under test). */
+  alwaysAlert?: ReadonlySet<string>;
+}
+
+export interface EngineOutput {
+  alerts: Alert[];
+  actions: Action[];
+}
+
+export interface EngineCounters {
+  events: number;
+  /** Events older than the allowed lateness: single-event rules still see them, windows do not. */
+  lateEvents: number;
+  alerts: number;
+  /** Alerts not raised because the rule's `suppress` window for the group was open. */
+  suppressed: number;
+  actions: number;
+  /** Response actions left out because the alert had no value for their target (no ip for block_ip). */
+  actionsWithoutTarget: number;
+}
+
+export interface EngineStats extends EngineCounters {
+  watermark: number | null;
+  rules: Record<string, CorrelatorStats>;
+}
+
+/** What `snapshot` returns and `restore` takes: plain JSON. */
+export interface EngineSnapshot {
+  version: 1;
+  maxTime: number | null;
+  lastSweep: number | null;
+  counters: EngineCounters;
+  suppression: { evictions: number; entries: [string, number][] };
+  correlators: Record<string, unknown>;
+}
+
+const DEFAULTS = { allowedLatenessMs: 60_000, maxKeysPerRule: 100_000, sweepEveryMs: 300_000 };
+
+/** The action target each response action takes when its rule names none. */
+const DEFAULT_TARGET: Record<ResponseSpec['action'], ActionTargetKind> = {
+  revoke_sessions: 'user',
+  revoke_refresh_tokens: 'user',
+  block_user: 'user',
+  block_ip: 'ip',
+  require_mfa: 'user',
+  notify: 'none',
+  throttle: 'ip',
+};
+
+/**
+ * The detection engine: every event meets the single-event rules its type can match (the rule
+ * index); each match alerts when its rule alerts on its own, and feeds the correlations that
+ * refer to that rule, whose firings alert and feed the correlations chained on them in turn.
+ *
+ * Everything runs on event time: the watermark is the newest event time seen minus the
+ * allowed lateness; state is swept as the watermark advances, so no wall-clock timer is
+ * involved and a replay gives exactly what the live run gave, ids included.
+ */
+export class Engine {
+  private readonly index: RuleIndex;
+  private readonly correlatorsByUid = new Map<string, Correlator>();
+  /** uid of a referenced rule → the correlators that refer to it. */
+  private readonly consumers = new Map<string, Correlator[]>();
+  private readonly alerting: ReadonlySet<string>;
+  private readonly suppression: KeyedState<number>;
+  private readonly suppressReaders = new Map<string, Accessor[]>();
+  private readonly lateness: number;
+  private readonly sweepEvery: number;
+  private maxTime = Number.NEGATIVE_INFINITY;
+  private lastSweep = Number.NEGATIVE_INFINITY;
+  readonly counters: EngineCounters = {
+    events: 0,
+    lateEvents: 0,
+    alerts: 0,
+    suppressed: 0,
+    actions: 0,
+    actionsWithoutTarget: 0,
+  };
+
+  constructor(ruleSet: Pick<RuleSet, 'detections' | 'correlations' | 'alerting'>, options: EngineOptions = {}) {
+    const o = { ...DEFAULTS, ...options };
+    this.lateness = o.allowedLatenessMs;
+    this.sweepEvery = o.sweepEveryMs;
+    this.index = new RuleIndex(ruleSet.detections);
+    this.alerting = options.alwaysAlert ? new Set([...ruleSet.alerting, ...options.alwaysAlert]) : ruleSet.alerting;
+    this.suppression = new KeyedState<number>(o.maxKeysPerRule);
+    const known = new Set([...ruleSet.detections, ...ruleSet.correlations].map((r) => r.uid));
+    for (const rule of ruleSet.correlations) {
+      if (!rule.rules.every((uid) => known.has(uid))) continue; // refers to a rule that did not load
+      const c = correlators[rule.type](rule, { maxKeys: o.maxKeysPerRule, allowedLatenessMs: o.allowedLatenessMs });
+      this.correlatorsByUid.set(rule.uid, c);
+      for (const uid of new Set(rule.rules)) {
+        const list = this.consumers.get(uid) ?? [];
+        list.push(c);
+        this.consumers.set(uid, list);
+      }
+    }
+    for (const rule of [...ruleSet.detections, ...ruleSet.correlations]) {
+      const s = rule.extensions.suppress;
+      if (s?.groupBy) this.suppressReaders.set(rule.uid, s.groupBy.map(accessorFor));
+    }
+  }
+
+  /** Runs one event through every rule; returns the alerts and actions it caused, in order. */
+  process(event: AuthEvent): EngineOutput {
+    const out: EngineOutput = { alerts: [], actions: [] };
+    this.counters.events++;
+    if (event.time > this.maxTime) this.maxTime = event.time;
+    const watermark = this.maxTime - this.lateness;
+    if (event.time < watermark) this.counters.lateEvents++;
+    this.index.forEachMatch(event, (rule, doc) => {
+      this.onHit(rule, { ruleUid: rule.uid, time: event.time, eventId: event.id, doc, event }, watermark, out);
+    });
+    if (this.maxTime - this.lastSweep >= this.sweepEvery) this.sweep(watermark);
+    return out;
+  }
+
+  private onHit(rule: Rule, hit: Hit, watermark: number, out: EngineOutput, firing?: Firing): void {
+    if (this.alerting.has(rule.uid)) this.emit(rule, hit, out, firing);
+    const consumers = this.consumers.get(rule.uid);
+    if (!consumers) return;
+    for (const c of consumers) {
+      const f = c.observe(hit, watermark);
+      if (!f) continue;
+      // A firing is a hit for the correlations chained on it; their group-by reads its group.
+      const chained: Hit = {
+        ruleUid: c.rule.uid,
+        time: hit.time,
+        eventId: hit.eventId,
+        doc: f.group,
+        event: hit.event,
+      };
+      this.onHit(c.rule, chained, watermark, out, f);
+    }
+  }
+
+  private emit(rule: Rule, hit: Hit, out: EngineOutput, firing: Firing | undefined): void {
+    const s = rule.extensions.suppress;
+    if (s) {
+      const readers = this.suppressReaders.get(rule.uid);
+      const key = `${rule.uid}\u0000${readers ? readers.map((r) => suppressValue(r, firing, hit)).join('\u0000') : (firing?.groupKey ?? '')}`;
+      const last = this.suppression.peek(key);
+      if (last !== undefined && hit.time >= last && hit.time - last < s.timespanMs) {
+        this.counters.suppressed++;
+        return;
+      }
+      this.suppression.set(key, hit.time);
+    }
+    const alert = buildAlert(rule, hit, firing);
+    out.alerts.push(alert);
+    this.counters.alerts++;
+    rule.extensions.response.forEach((spec, i) => {
+      const action = buildAction(spec, i, alert, rule.extensions.mode);
+      if (action) {
+        out.actions.push(action);
+        this.counters.actions++;
+      } else this.counters.actionsWithoutTarget++;
+    });
+  }
+
+  /** Frees state that can no longer contribute, as event time advances. */
+  private sweep(watermark: number): void {
+    this.lastSweep = this.maxTime;
+    for (const c of this.correlatorsByUid.values()) c.expire(watermark);
+  }
+
+  stats(): EngineStats {
+    const rules: Record<string, CorrelatorStats> = {};
+    for (const [uid, c] of this.correlatorsByUid) rules[uid] = c.stats();
+    return {
+      ...this.counters,
+      watermark: Number.isFinite(this.maxTime) ? this.maxTime - this.lateness : null,
+      rules,
+    };
+  }
+
+  /** The whole state, as JSON, so a restarted engine continues its windows. */
+  snapshot(): EngineSnapshot {
+    const correlatorState: Record<string, unknown> = {};
+    for (const [uid, c] of this.correlatorsByUid) correlatorState[uid] = c.snapshot();
+    return {
+      version: 1,
+      maxTime: Number.isFinite(this.maxTime) ? this.maxTime : null,
+      lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
+      counters: { ...this.counters },
+      suppression: this.suppression.snapshot((t) => t),
+      correlators: correlatorState,
+    };
+  }
+
+  /**
+   * Takes back a snapshot. State of rules that are no longer loaded is dropped; rules that are
+   * new start empty. A snapshot of another version is refused rather than half-read.
+   */
+  restore(snapshot: EngineSnapshot): void {
+    if (snapshot?.version !== 1) throw new Error(`Unsupported engine snapshot version ${String(snapshot?.version)}.`);
+    this.maxTime = snapshot.maxTime ?? Number.NEGATIVE_INFINITY;
+    this.lastSweep = snapshot.lastSweep ?? Number.NEGATIVE_INFINITY;
+    Object.assign(this.counters, snapshot.counters);
+    this.suppression.restore(snapshot.suppression, (t: number) => t);
+    for (const [uid, state] of Object.entries(snapshot.correlators)) this.correlatorsByUid.get(uid)?.restore(state);
+  }
+}
+
+function accessorFor(path: string): Accessor {
+  const parsed = parseFieldPath(path);
+  return parsed.ok ? compileAccessor(path, parsed.segments) : () => undefined;
+}
+
+function suppressValue(read: Accessor, firing: Firing | undefined, hit: Hit): string {
+  const fromGroup = firing ? read(firing.group) : undefined;
+  return scalarText(fromGroup ?? read(hit.doc) ?? read(hit.event as unknown as Doc)) ?? '';
+}
+
+function entitiesOf(event: AuthEvent): Entities {
+  const e: Entities = {};
+  const user = event.user?.name ?? event.user?.id;
+  if (user !== undefined) e.user = user;
+  if (event.user?.id !== undefined) e.user_id = event.user.id;
+  if (event.ip !== undefined) e.ip = event.ip;
+  if (event.session_id !== undefined) e.session = event.session_id;
+  if (event.device_id !== undefined) e.device = event.device_id;
+  if (event.client?.id !== undefined) e.client = event.client.id;
+  if (event.phone?.number !== undefined) e.phone = event.phone.number;
+  if (event.geo?.country !== undefined) e.country = event.geo.country;
+  if (event.asn !== undefined) e.asn = event.asn;
+  return e;
+}
+
+function buildAlert(rule: Rule, hit: Hit, firing: Firing | undefined): Alert {
+  const ruleId = rule.id ?? rule.uid;
+  const alert: Alert = {
+    alert_id: stableId(ruleId, firing?.groupKey ?? '', hit.eventId, hit.time),
+    rule_id: ruleId,
+    rule_title: rule.title,
+    rule_type: rule.kind === 'detection' ? 'detection' : (rule as CorrelationRule).type,
+    level: rule.level,
+    tags: rule.tags,
+    mode: rule.extensions.mode,
+    group: firing?.group ?? {},
+    entities: entitiesOf(hit.event),
+    first_seen: firing?.first ?? hit.time,
+    last_seen: firing?.last ?? hit.time,
+    detected_at: hit.time,
+    event_count: firing?.count ?? 1,
+    event_ids: firing?.eventIds.slice(0, ALERT_SAMPLE_SIZE) ?? [hit.eventId],
+  };
+  if (firing?.distinctValues) alert.distinct_values = firing.distinctValues.slice(0, ALERT_SAMPLE_SIZE);
+  if (firing?.context) alert.context = firing.context;
+  if (rule.description) alert.description = rule.description;
+  return alert;
+}
+
+function buildAction(spec: ResponseSpec, index: number, alert: Alert, mode: 'monitor' | 'enforce'): Action | undefined {
+  const kind = spec.target ?? DEFAULT_TARGET[spec.action];
+  const e = alert.entities;
+  const value =
+    kind === 'none'
+      ? ''
+      : kind === 'user'
+        ? (e.user_id ?? e.user)
+        : kind === 'session'
+          ? e.session
+          : kind === 'device'
+            ? e.device
+            : kind === 'client'
+              ? e.client
+              : kind === 'phone'
+                ? e.phone
+                : e.ip;
+  if (value === undefined) return undefined;
+  const action: Action = {
+    action_id: stableId(alert.alert_id, index, spec.action),
+    alert_id: alert.alert_id,
+    type: spec.action,
+    target: { kind, value },
+    parameters: {},
+    mode: mode === 'enforce' ? 'enforce' : 'dry_run',
+    created_at: alert.detected_at,
+  };
+  const duration = spec.duration ? parseTimespan(spec.duration) : undefined;
+  if (duration !== undefined) {
+    action.parameters.duration_ms = duration;
+    action.expires_at = alert.detected_at + duration;
+  }
+  if (spec.channel) action.parameters.channel = spec.channel;
+  if (spec.reason) action.parameters.reason = spec.reason;
+  return action;
+}

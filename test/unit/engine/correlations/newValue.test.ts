@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { newValue } from '../../../../src/engine/correlations/newValue.js';
+import { DAY, detection, event, Feed, HOUR, loadCorrelation, MINUTE, T0 } from './correlationHarness.js';
+
+const loginOk = detection('login_ok', 'login.success');
+
+function newCountry(extra = 'learning_period: 7d\ntimespan: 90d') {
+  return loadCorrelation(
+    [loginOk],
+    `type: new_value\nrules: [login_ok]\ngroup-by: [user.id]\nfield: geo.country\n${extra}`,
+  );
+}
+
+const login = (time: number, country: string | undefined, user = 'u1') =>
+  event(time, { user: { id: user }, ...(country ? { geo: { country } } : {}) });
+
+describe('new_value', () => {
+  it('fires for a new country after learning, listing the known ones', () => {
+    const { rule, uid } = newCountry();
+    const feed = new Feed(newValue, rule);
+    const firings = feed.all([
+      [uid('login_ok'), login(T0, 'GB')],
+      [uid('login_ok'), login(T0 + DAY, 'FR')],
+      [uid('login_ok'), login(T0 + 8 * DAY, 'GB')],
+    ]);
+    expect(firings).toEqual([]);
+    const us = login(T0 + 9 * DAY, 'US');
+    expect(feed.hit(uid('login_ok'), us)).toEqual({
+      groupKey: 'u1',
+      group: { 'user.id': 'u1' },
+      first: us.time,
+      last: us.time,
+      count: 1,
+      eventIds: [us.id],
+      context: { field: 'geo.country', value: 'US', known: ['GB', 'FR'] },
+    });
+    expect(feed.hit(uid('login_ok'), login(T0 + 10 * DAY, 'US'))).toBeUndefined();
+  });
+
+  it('does not fire for a new country during learning', () => {
+    const { rule, uid } = newCountry();
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0, 'GB'));
+    expect(feed.hit(uid('login_ok'), login(T0 + 6 * DAY, 'US'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US'))).toBeUndefined();
+  });
+
+  it('without a learning period, learns only from the first hit', () => {
+    const { rule, uid } = newCountry('timespan: 30d');
+    const feed = new Feed(newValue, rule);
+    expect(feed.hit(uid('login_ok'), login(T0, 'GB'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + HOUR, 'FR'))?.context).toEqual({
+      field: 'geo.country',
+      value: 'FR',
+      known: ['GB'],
+    });
+  });
+
+  it('keeps groups apart and ignores hits without the field', () => {
+    const { rule, uid } = newCountry();
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0, 'GB', 'u1'));
+    feed.hit(uid('login_ok'), login(T0 + 8 * DAY, undefined, 'u1'));
+    expect(feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US', 'u2'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US', 'u1'))).toBeDefined();
+  });
+
+  it('treats a value unseen for longer than the timespan as new again', () => {
+    const { rule, uid } = newCountry();
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0, 'GB'));
+    feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'FR'));
+    feed.hit(uid('login_ok'), login(T0 + 80 * DAY, 'FR'));
+    const firing = feed.hit(uid('login_ok'), login(T0 + 100 * DAY, 'GB'));
+    expect(firing?.context).toEqual({ field: 'geo.country', value: 'GB', known: ['FR'] });
+  });
+
+  it('starts learning afresh for a group idle longer than the timespan', () => {
+    const { rule, uid } = newCountry();
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0, 'GB'));
+    expect(feed.hit(uid('login_ok'), login(T0 + 100 * DAY, 'US'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 101 * DAY, 'FR'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 108 * DAY, 'DE'))).toBeDefined();
+  });
+
+  it('remembers at most 64 values per group, forgetting the least recently seen', () => {
+    const { rule, uid } = newCountry('timespan: 365d');
+    const feed = new Feed(newValue, rule);
+    for (let i = 0; i < 65; i++) feed.hit(uid('login_ok'), login(T0 + i * MINUTE, `C${i}`));
+    expect(feed.hit(uid('login_ok'), login(T0 + DAY, 'C0'))?.context).toMatchObject({ value: 'C0' });
+    expect(feed.hit(uid('login_ok'), login(T0 + DAY, 'C2'))).toBeUndefined();
+    const known = (feed.hit(uid('login_ok'), login(T0 + DAY, 'new'))?.context as { known: string[] }).known;
+    expect(known).toHaveLength(10);
+    expect(known.slice(0, 2)).toEqual(['C2', 'C0']);
+  });
+
+  it('counts hits older than the allowed lateness and ignores them', () => {
+    const { rule, uid } = newCountry('timespan: 30d');
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0 + HOUR, 'GB'));
+    expect(feed.hit(uid('login_ok'), login(T0, 'US'))).toBeUndefined();
+    expect(feed.correlator.stats().late).toBe(1);
+  });
+
+  it('continues after a snapshot and restore', () => {
+    const { rule, uid } = newCountry();
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0, 'GB'));
+    feed.hit(uid('login_ok'), login(T0 + DAY, 'FR'));
+    const snap = feed.correlator.snapshot();
+    const restarted = feed.restarted(newValue);
+    expect(restarted.correlator.snapshot()).toEqual(snap);
+    expect(restarted.hit(uid('login_ok'), login(T0 + 8 * DAY, 'FR'))).toBeUndefined();
+    expect(restarted.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US'))?.context).toMatchObject({ known: ['FR', 'GB'] });
+  });
+
+  it('evicts the stalest group beyond the key limit, and counts it', () => {
+    const { rule, uid } = newCountry('timespan: 30d');
+    const feed = new Feed(newValue, rule, { maxKeys: 2, allowedLatenessMs: MINUTE });
+    feed.hit(uid('login_ok'), login(T0, 'GB', 'u1'));
+    feed.hit(uid('login_ok'), login(T0, 'GB', 'u2'));
+    feed.hit(uid('login_ok'), login(T0, 'GB', 'u3'));
+    expect(feed.correlator.stats()).toEqual({ keys: 2, evictions: 1, late: 0 });
+    expect(feed.hit(uid('login_ok'), login(T0 + HOUR, 'US', 'u2'))).toBeDefined();
+  });
+
+  it('frees groups idle longer than the timespan and values unseen for as long', () => {
+    const { rule, uid } = newCountry('timespan: 30d');
+    const feed = new Feed(newValue, rule);
+    feed.hit(uid('login_ok'), login(T0, 'GB', 'u1'));
+    feed.hit(uid('login_ok'), login(T0, 'GB', 'u2'));
+    feed.hit(uid('login_ok'), login(T0 + 20 * DAY, 'FR', 'u2'));
+    feed.hit(uid('login_ok'), login(T0 + 31 * DAY, 'FR', 'u3'));
+    feed.expire();
+    expect(feed.correlator.stats().keys).toBe(2);
+    // u2's GB is forgotten, so it is new again.
+    expect(feed.hit(uid('login_ok'), login(T0 + 31 * DAY, 'GB', 'u2'))?.context).toMatchObject({ known: ['FR'] });
+  });
+});

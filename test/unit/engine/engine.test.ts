@@ -1,0 +1,241 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '../../../src/engine/alert.js';
+import { Engine } from '../../../src/engine/engine.js';
+import type { AuthEvent } from '../../../src/events/authEvent.js';
+import { loadRuleText } from '../../../src/rules/loader.js';
+
+const ajv = new Ajv({ strict: false });
+const validAlert = ajv.compile(JSON.parse(readFileSync('schemas/alert.schema.json', 'utf8')) as object);
+const validAction = ajv.compile(JSON.parse(readFileSync('schemas/action.schema.json', 'utf8')) as object);
+
+const T0 = Date.UTC(2026, 5, 1);
+let seq = 0;
+function ev(fields: Partial<AuthEvent> & { type: string }, at: number): AuthEvent {
+  seq++;
+  return { id: `e${seq}`, source: 'generic', outcome: 'unknown', ...fields, time: T0 + at } as AuthEvent;
+}
+
+function rules(text: string) {
+  const set = loadRuleText('engine.yml', text);
+  expect(set.diagnostics.items.filter((d) => d.severity === 'error')).toEqual([]);
+  return set;
+}
+
+const CURL = `
+title: Login from curl
+id: 11111111-1111-4111-8111-111111111111
+logsource: {product: authwatch}
+level: medium
+tags: [attack.t1110]
+detection:
+  sel: {type: login.success, user_agent|startswith: curl/}
+  condition: sel
+response:
+  - {action: block_ip, duration: 1h}
+  - {action: revoke_sessions}
+  - {action: notify, channel: '#soc'}
+  - {action: revoke_sessions, target: session}
+`;
+
+const BRUTE = `
+title: failed login
+name: failed
+id: 22222222-2222-4222-8222-222222222222
+logsource: {product: authwatch}
+level: low
+detection:
+  sel: {type: login.failure}
+  condition: sel
+---
+title: Brute force
+name: brute
+id: 33333333-3333-4333-8333-333333333333
+level: high
+mode: enforce
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [user.name]
+  timespan: 10m
+  condition: {gte: 3}
+response:
+  - {action: block_user, duration: 30m}
+`;
+
+const CHAIN = `${BRUTE}
+---
+title: login ok
+name: ok
+id: 44444444-4444-4444-8444-444444444444
+logsource: {product: authwatch}
+level: low
+detection:
+  sel: {type: login.success}
+  condition: sel
+---
+title: Brute force then success
+id: 55555555-5555-4555-8555-555555555555
+level: critical
+correlation:
+  type: temporal_ordered
+  rules: [brute, ok]
+  group-by: [user.name]
+  timespan: 30m
+`;
+
+describe('Engine: single-event rules', () => {
+  it('raises an alert with the entities of the event, and its actions, all valid against their schemas', () => {
+    const engine = new Engine(rules(CURL));
+    const out = engine.process(
+      ev({ type: 'login.success', user_agent: 'curl/8', ip: '203.0.113.9', user: { id: 'u1', name: 'a@x.io' } }, 0),
+    );
+    expect(out.alerts).toHaveLength(1);
+    const alert = out.alerts[0]!;
+    expect(validAlert(alert), JSON.stringify(validAlert.errors)).toBe(true);
+    expect(alert).toMatchObject({
+      rule_id: '11111111-1111-4111-8111-111111111111',
+      rule_title: 'Login from curl',
+      rule_type: 'detection',
+      level: 'medium',
+      tags: ['attack.t1110'],
+      mode: 'monitor',
+      group: {},
+      entities: { user: 'a@x.io', user_id: 'u1', ip: '203.0.113.9' },
+      first_seen: T0,
+      last_seen: T0,
+      detected_at: T0,
+      event_count: 1,
+    });
+    // monitor mode: dry runs; a target the alert has no value for (session) is left out
+    expect(out.actions.map((a) => [a.type, a.target, a.mode, a.parameters])).toEqual([
+      ['block_ip', { kind: 'ip', value: '203.0.113.9' }, 'dry_run', { duration_ms: 3_600_000 }],
+      ['revoke_sessions', { kind: 'user', value: 'u1' }, 'dry_run', {}],
+      ['notify', { kind: 'none', value: '' }, 'dry_run', { channel: '#soc' }],
+    ]);
+    expect(out.actions[0]!.expires_at).toBe(T0 + 3_600_000);
+    for (const a of out.actions) {
+      expect(validAction(a), JSON.stringify(validAction.errors)).toBe(true);
+      expect(a.alert_id).toBe(alert.alert_id);
+    }
+    expect(engine.counters).toMatchObject({ alerts: 1, actions: 3, actionsWithoutTarget: 1 });
+  });
+
+  it('gives the same ids for the same input, and different ids for different events', () => {
+    const event = ev({ type: 'login.success', user_agent: 'curl/8', ip: '203.0.113.9' }, 0);
+    const a = new Engine(rules(CURL)).process(event);
+    const b = new Engine(rules(CURL)).process(event);
+    expect(a).toEqual(b);
+    const c = new Engine(rules(CURL)).process({ ...event, id: 'other' });
+    expect(c.alerts[0]!.alert_id).not.toBe(a.alerts[0]!.alert_id);
+    // block_ip and notify each (the event has no user and no session)
+    expect(new Set([...a.actions, ...c.actions].map((x) => x.action_id)).size).toBe(4);
+  });
+
+  it('suppresses repeats per group within the window, on event time', () => {
+    const engine = new Engine(rules(`${CURL}suppress: {timespan: 10m, group-by: [ip]}\n`));
+    const login = (ip: string, at: number) =>
+      engine.process(ev({ type: 'login.success', user_agent: 'curl/8', ip }, at)).alerts.length;
+    expect(login('203.0.113.9', 0)).toBe(1);
+    expect(login('203.0.113.9', 60_000)).toBe(0);
+    expect(login('198.51.100.1', 120_000)).toBe(1);
+    expect(login('203.0.113.9', 9 * 60_000)).toBe(0);
+    expect(login('203.0.113.9', 11 * 60_000)).toBe(1);
+    expect(engine.counters.suppressed).toBe(2);
+  });
+});
+
+describe('Engine: correlations', () => {
+  const failure = (user: string, at: number) =>
+    ev({ type: 'login.failure', user: { name: user }, ip: '203.0.113.5' }, at);
+  const success = (user: string, at: number) =>
+    ev({ type: 'login.success', user: { name: user }, ip: '203.0.113.5' }, at);
+
+  it('counts per group on event time, and referenced rules do not alert on their own', () => {
+    const engine = new Engine(rules(BRUTE));
+    const alerts: Alert[] = [];
+    for (const [i, user] of ['a', 'a', 'b', 'a'].entries())
+      alerts.push(...engine.process(failure(user, i * 1000)).alerts);
+    expect(alerts.map((a) => [a.rule_title, a.group, a.event_count, a.first_seen, a.last_seen])).toEqual([
+      ['Brute force', { 'user.name': 'a' }, 3, T0, T0 + 3000],
+    ]);
+    expect(validAlert(alerts[0]), JSON.stringify(validAlert.errors)).toBe(true);
+  });
+
+  it('publishes enforce actions for rules in enforce mode', () => {
+    const engine = new Engine(rules(BRUTE));
+    const out = [0, 1, 2].map((i) => engine.process(failure('a', i * 1000)));
+    expect(out[2]!.actions).toMatchObject([
+      { type: 'block_user', mode: 'enforce', target: { kind: 'user', value: 'a' } },
+    ]);
+  });
+
+  it('alerts for a referenced rule with generate: true', () => {
+    const engine = new Engine(rules(BRUTE.replace('  condition: {gte: 3}', '  condition: {gte: 3}\n  generate: true')));
+    expect(engine.process(failure('a', 0)).alerts.map((a) => a.rule_title)).toEqual(['failed login']);
+  });
+
+  it('chains correlations: a brute force followed by a success', () => {
+    const engine = new Engine(rules(CHAIN));
+    const titles = [failure('a', 0), failure('a', 1000), failure('a', 2000), success('a', 60_000)].flatMap((e) =>
+      engine.process(e).alerts.map((a) => a.rule_title),
+    );
+    // the chained correlation does not say generate: true, so its parts do not alert
+    expect(titles).toEqual(['Brute force then success']);
+    const all = new Engine(rules(`${CHAIN}generate: true\n`));
+    const allTitles = [failure('a', 0), failure('a', 1000), failure('a', 2000), success('a', 60_000)].flatMap((e) =>
+      all.process(e).alerts.map((a) => a.rule_title),
+    );
+    expect(allTitles).toEqual(['Brute force', 'login ok', 'Brute force then success']);
+  });
+
+  it('does not chain when the success comes first', () => {
+    const engine = new Engine(rules(`${CHAIN}generate: true\n`));
+    const titles = [success('a', 0), failure('a', 1000), failure('a', 2000), failure('a', 3000)].flatMap((e) =>
+      engine.process(e).alerts.map((a) => a.rule_title),
+    );
+    expect(titles).toEqual(['login ok', 'Brute force']);
+  });
+
+  it('counts events behind the allowed lateness as late, and does not count them in windows', () => {
+    const engine = new Engine(rules(BRUTE), { allowedLatenessMs: 5000 });
+    engine.process(failure('a', 100_000));
+    engine.process(failure('a', 0));
+    engine.process(failure('a', 1000));
+    expect(engine.counters.lateEvents).toBe(2);
+    expect(engine.process(failure('a', 101_000)).alerts).toEqual([]);
+    expect(engine.process(failure('a', 102_000)).alerts).toHaveLength(1);
+  });
+
+  it('continues its windows after a snapshot is restored into a new engine', () => {
+    const events = [failure('a', 0), failure('b', 500), failure('a', 1000), failure('a', 2000), success('a', 3000)];
+    const chain = rules(`${CHAIN}generate: true\n`);
+    const whole = new Engine(chain);
+    const expected = events.flatMap((e) => whole.process(e).alerts);
+    expect(expected.map((a) => a.rule_title)).toEqual(['Brute force', 'login ok', 'Brute force then success']);
+
+    const first = new Engine(chain);
+    const before = events.slice(0, 2).flatMap((e) => first.process(e).alerts);
+    const saved = JSON.parse(JSON.stringify(first.snapshot())) as ReturnType<Engine['snapshot']>;
+    const second = new Engine(chain);
+    second.restore(saved);
+    const after = events.slice(2).flatMap((e) => second.process(e).alerts);
+    expect([...before, ...after]).toEqual(expected);
+    expect(second.counters.events).toBe(events.length);
+  });
+
+  it('refuses a snapshot of an unknown version', () => {
+    const engine = new Engine(rules(BRUTE));
+    expect(() => engine.restore({ version: 9 } as never)).toThrow(/version 9/);
+  });
+
+  it('reports per-rule state in its stats', () => {
+    const engine = new Engine(rules(BRUTE), { maxKeysPerRule: 2 });
+    for (const [i, u] of ['a', 'b', 'c', 'd'].entries()) engine.process(failure(u, i));
+    const stats = engine.stats();
+    const brute = Object.values(stats.rules).find((r) => r.evictions > 0);
+    expect(brute).toMatchObject({ keys: 2, evictions: 2 });
+    expect(stats.watermark).toBe(T0 + 3 - 60_000);
+  });
+});

@@ -40,7 +40,7 @@ export function runInlineTests(ruleSet: RuleSet): TestResult[] {
       const base = { rule: rule.uid, ruleTitle: rule.title, name: t.name, span: t.span, expected: t.expect };
       let events: AuthEvent[];
       try {
-        events = testEvents(rule.kind === 'detection' ? rule.target : 'canonical', t.events, `${caseIndex + 1}`);
+        events = testEvents(targetOf(rule, ruleSet), t.events, `${caseIndex + 1}`);
       } catch (err) {
         results.push({ ...base, passed: false, actual: 0, error: (err as Error).message });
         return;
@@ -56,6 +56,17 @@ export function runInlineTests(ruleSet: RuleSet): TestResult[] {
     });
   }
   return results;
+}
+
+/** What a case's events are written as: a correlation's, those of the rules it refers to. */
+function targetOf(rule: Rule, ruleSet: RuleSet, seen = new Set<string>()): RuleTarget {
+  if (rule.kind === 'detection') return rule.target;
+  seen.add(rule.uid);
+  for (const uid of rule.rules) {
+    const ref = ruleSet.byUid.get(uid);
+    if (ref && !seen.has(uid)) return targetOf(ref, ruleSet, seen);
+  }
+  return 'canonical';
 }
 
 /**

@@ -55,7 +55,9 @@ describe('authwatch test', () => {
     expect(out).toContain('PASS  Successful login from a scripting client › fires for curl from the internet');
     expect(out).toContain('PASS  Successful login from a scripting client › does not fire for the internal network');
     expect(out).toContain('PASS  Auth0 breached password › fires on an Auth0 pwd_leak record');
-    expect(out).toMatch(/^7 passed, 0 failed/m);
+    // a correlation over Auth0 rules: its cases are written as Auth0 records
+    expect(out).toContain('PASS  Auth0 brute force › fires for three Auth0 failures of one user');
+    expect(out).toMatch(/^9 passed, 0 failed \(9 case\(s\); 0 alerting rule\(s\) without tests\)/m);
   });
 
   it('reports a failing case with what it expected and exits 1', async () => {

@@ -2,7 +2,7 @@ import type { AuthEvent } from '../events/authEvent.js';
 import type { RuleSet } from '../rules/loader.js';
 import { parseTimespan } from '../rules/loader.js';
 import type { CorrelationRule, Doc, ResponseSpec, Rule } from '../rules/model.js';
-import { compileAccessor, parseFieldPath, type Accessor } from '../rules/sigma/fieldPath.js';
+import { accessorFor, type Accessor } from '../rules/sigma/fieldPath.js';
 import { ALERT_SAMPLE_SIZE, stableId, type Action, type ActionTargetKind, type Alert, type Entities } from './alert.js';
 import { scalarText, type Correlator, type CorrelatorStats, type Firing, type Hit } from './correlations/correlator.js';
 import { correlators } from './correlations/index.js';
@@ -222,11 +222,6 @@ export class Engine {
     this.suppression.restore(snapshot.suppression, (t: number) => t);
     for (const [uid, state] of Object.entries(snapshot.correlators)) this.correlatorsByUid.get(uid)?.restore(state);
   }
-}
-
-function accessorFor(path: string): Accessor {
-  const parsed = parseFieldPath(path);
-  return parsed.ok ? compileAccessor(path, parsed.segments) : () => undefined;
 }
 
 function suppressValue(read: Accessor, firing: Firing | undefined, hit: Hit): string {

@@ -15,7 +15,10 @@
  * Parsing is `parseIp` from the Sigma `cidr` modifier, so the engine has one idea of what an
  * address is.
  */
-import { parseIp } from '../rules/sigma/cidr.js';
+import { formatIpv4, parseIp } from '../rules/sigma/cidr.js';
+
+/** Re-exported: enrichment formats addresses for database lookups the way rules print networks. */
+export { formatIpv4 };
 
 /** A public address in the form the lookups take: IPv4 as an unsigned 32-bit number, IPv6 as 16 bytes. */
 export type PublicAddress =
@@ -55,11 +58,6 @@ export function ipv6High(bytes: Uint8Array): bigint {
 /** The lower 64 bits of an IPv6 address. */
 export function ipv6Low(bytes: Uint8Array): bigint {
   return new DataView(bytes.buffer, bytes.byteOffset, 16).getBigUint64(8);
-}
-
-/** Dotted-quad text of an unsigned 32-bit number. */
-export function formatIpv4(value: number): string {
-  return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
 }
 
 /**

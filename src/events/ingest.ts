@@ -1,4 +1,4 @@
-import type { Enricher } from '../enrich/enricher.js';
+import { enrichAll, type Enricher } from '../enrich/enricher.js';
 import type { AuthEvent } from './authEvent.js';
 import { DECODE_ERROR_KINDS, DecodeError, type DecodeErrorKind } from './decodeError.js';
 import { deadLetterOf, type DeadLetter, type RecordPosition } from './deadLetter.js';
@@ -60,7 +60,7 @@ export class Ingest {
       return { ok: false, deadLetter: deadLetterOf(result.error, bytes, this.source, position, this.now(), size) };
     }
     const event = result.event;
-    for (const e of this.enrichers) e.enrich(event);
+    enrichAll(this.enrichers, event);
     this.counters.events++;
     this.counters.eventsBySource[event.source] = (this.counters.eventsBySource[event.source] ?? 0) + 1;
     return { ok: true, event };

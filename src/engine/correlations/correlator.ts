@@ -1,6 +1,6 @@
 import type { AuthEvent } from '../../events/authEvent.js';
 import type { CorrelationRule, CountCondition, Doc } from '../../rules/model.js';
-import { compileAccessor, parseFieldPath, type Accessor } from '../../rules/sigma/fieldPath.js';
+import { accessorFor, type Accessor } from '../../rules/sigma/fieldPath.js';
 
 /**
  * One match of a rule a correlation refers to: an event that matched a detection rule, or
@@ -120,6 +120,22 @@ export function groupReader(rule: CorrelationRule): (hit: Hit) => GroupRef | und
   };
 }
 
+/** An event that took part in a firing of two: the hop, change or gap between them. */
+export interface PairPoint {
+  t: number;
+  id: string;
+}
+
+/** A firing of two events, from the earlier to the later one. */
+export function pairFiring(
+  g: { key: string; group: Record<string, string> },
+  from: PairPoint,
+  to: PairPoint,
+  context: Record<string, unknown>,
+): Firing {
+  return { groupKey: g.key, group: g.group, first: from.t, last: to.t, count: 2, eventIds: [from.id, to.id], context };
+}
+
 /** A field's value as text for grouping and distinct counting; arrays use their first element. */
 export function scalarText(v: unknown): string | undefined {
   if (Array.isArray(v)) v = v[0];
@@ -146,8 +162,7 @@ function accessorCache(): (path: string) => Accessor {
   return (path) => {
     let a = cache.get(path);
     if (!a) {
-      const parsed = parseFieldPath(path);
-      a = parsed.ok ? compileAccessor(path, parsed.segments) : () => undefined;
+      a = accessorFor(path);
       cache.set(path, a);
     }
     return a;

@@ -1,7 +1,7 @@
 import { GroupStateCorrelator } from './groupStateCorrelator.js';
 import type { CorrelationRule } from '../../rules/model.js';
 import { parseTimespan } from '../../rules/loader.js';
-import type { CorrelatorFactory, CorrelatorOptions, Firing, Hit } from './correlator.js';
+import { pairFiring, type CorrelatorFactory, type CorrelatorOptions, type Firing, type Hit } from './correlator.js';
 import { groupOrUserReader } from './impossibleTravel.js';
 
 const DAY_MS = 86_400_000;
@@ -54,19 +54,16 @@ class DormantAccount extends GroupStateCorrelator<LastSeen, LastSeen> {
     if (!previous) return undefined;
     const gap = hit.time - previous.t;
     if (gap <= this.gapMs || gap > this.memoryMs) return undefined;
-    return {
-      groupKey: g.key,
-      group: g.group,
-      first: previous.t,
-      last: hit.time,
-      count: 2,
-      eventIds: [previous.id, hit.eventId],
-      context: {
+    return pairFiring(
+      g,
+      previous,
+      { t: hit.time, id: hit.eventId },
+      {
         gap_days: Math.round((gap / DAY_MS) * 10) / 10,
         last_seen: previous.t,
         seen_again: hit.time,
       },
-    };
+    );
   }
 
   expire(watermark: number): void {

@@ -1,7 +1,14 @@
 import haversine from 'haversine-distance';
 import { GroupStateCorrelator } from './groupStateCorrelator.js';
 import type { CorrelationRule } from '../../rules/model.js';
-import { groupReader, type CorrelatorFactory, type CorrelatorOptions, type Firing, type Hit } from './correlator.js';
+import {
+  groupReader,
+  pairFiring,
+  type CorrelatorFactory,
+  type CorrelatorOptions,
+  type Firing,
+  type Hit,
+} from './correlator.js';
 
 const DEFAULT_MAX_SPEED_KMH = 1000;
 const DEFAULT_MIN_DISTANCE_KM = 100;
@@ -85,23 +92,15 @@ class ImpossibleTravel extends GroupStateCorrelator<Fix, Fix> {
     const hours = (to.t - from.t) / HOUR_MS;
     const kmh = hours > 0 ? leastKm / hours : Number.POSITIVE_INFINITY;
     if (!(kmh > this.maxKmh)) return undefined;
-    return {
-      groupKey: g.key,
-      group: g.group,
-      first: from.t,
-      last: to.t,
-      count: 2,
-      eventIds: [from.id, to.id],
-      context: {
-        from: place(from),
-        to: place(to),
-        km: round(km, 1),
-        min_km: round(leastKm, 1),
-        // Simultaneous fixes far apart: no finite speed, reported as null (JSON has no Infinity).
-        kmh: Number.isFinite(kmh) ? Math.round(kmh) : null,
-        hours: round(hours, 2),
-      },
-    };
+    return pairFiring(g, from, to, {
+      from: place(from),
+      to: place(to),
+      km: round(km, 1),
+      min_km: round(leastKm, 1),
+      // Simultaneous fixes far apart: no finite speed, reported as null (JSON has no Infinity).
+      kmh: Number.isFinite(kmh) ? Math.round(kmh) : null,
+      hours: round(hours, 2),
+    });
   }
 
   expire(watermark: number): void {

@@ -1,16 +1,15 @@
 import type { CorrelationRule } from '../../rules/model.js';
 import { parseTimespan } from '../../rules/loader.js';
-import { KeyedState } from '../keyedState.js';
 import {
   fieldReader,
   groupReader,
   scalarText,
-  type Correlator,
   type CorrelatorFactory,
   type CorrelatorOptions,
   type Firing,
   type Hit,
 } from './correlator.js';
+import { GroupStateCorrelator } from './groupStateCorrelator.js';
 
 /** Values remembered per group; beyond this the least recently seen is forgotten. */
 const VALUES_PER_GROUP = 64;
@@ -26,9 +25,11 @@ interface Baseline {
   values: Map<string, number>;
 }
 
-interface NewValueSnapshot {
-  late: number;
-  groups: { evictions: number; entries: [string, { start: number; last: number; values: [string, number][] }][] };
+/** A baseline as JSON: the values map as entries. */
+interface SavedBaseline {
+  start: number;
+  last: number;
+  values: [string, number][];
 }
 
 /**
@@ -38,18 +39,13 @@ interface NewValueSnapshot {
  */
 export const newValue: CorrelatorFactory = (rule, options) => new NewValue(rule, options);
 
-class NewValue implements Correlator {
-  private readonly groups: KeyedState<Baseline>;
+class NewValue extends GroupStateCorrelator<Baseline, SavedBaseline> {
   private readonly readGroup: ReturnType<typeof groupReader>;
   private readonly readField: (hit: Hit) => unknown;
   private readonly learningMs: number;
-  private late = 0;
 
-  constructor(
-    readonly rule: CorrelationRule,
-    options: CorrelatorOptions,
-  ) {
-    this.groups = new KeyedState(options.maxKeys);
+  constructor(rule: CorrelationRule, options: CorrelatorOptions) {
+    super(rule, options);
     this.readGroup = groupReader(rule);
     this.readField = fieldReader(rule);
     const learning = rule.params.learning_period;
@@ -117,21 +113,12 @@ class NewValue implements Correlator {
     }
   }
 
-  stats() {
-    return { keys: this.groups.size, evictions: this.groups.evictions, late: this.late };
+  protected save(b: Baseline): SavedBaseline {
+    return { start: b.start, last: b.last, values: [...b.values] };
   }
 
-  snapshot(): NewValueSnapshot {
-    return {
-      late: this.late,
-      groups: this.groups.snapshot((b) => ({ start: b.start, last: b.last, values: [...b.values] })),
-    };
-  }
-
-  restore(state: unknown): void {
-    const s = state as NewValueSnapshot;
-    this.late = s.late;
-    this.groups.restore(s.groups, (b) => ({ start: b.start, last: b.last, values: new Map(b.values) }));
+  protected load(b: SavedBaseline): Baseline {
+    return { start: b.start, last: b.last, values: new Map(b.values) };
   }
 }
 

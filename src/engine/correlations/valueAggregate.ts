@@ -5,34 +5,21 @@ import { conditionEvaluator, lowerBounded, NumberWindow, TextWindow, windowCorre
 export const PERCENTILE_MIN_VALUES = 20;
 
 /** Sigma value_sum: the sum of the numeric `field` over a group's hits within `timespan`. */
-export const valueSum: CorrelatorFactory = (rule, options) => {
-  const read = numberReader(rule);
-  return windowCorrelator(rule, options, {
-    create: () => new NumberWindow(),
-    read,
-    evaluate: conditionEvaluator<number, NumberWindow>(
-      rule,
-      (agg) => agg.sum,
-      (agg) => ({ sum: agg.sum }),
-    ),
-    consumes: lowerBounded(rule.condition),
-  });
-};
+export const valueSum = numericAggregate('sum', (agg) => agg.sum);
 
 /** Sigma value_avg: the mean of the numeric `field` over a group's hits within `timespan`. */
-export const valueAvg: CorrelatorFactory = (rule, options) => {
-  const read = numberReader(rule);
-  return windowCorrelator(rule, options, {
-    create: () => new NumberWindow(),
-    read,
-    evaluate: conditionEvaluator<number, NumberWindow>(
-      rule,
-      (agg) => agg.sum / agg.count,
-      (agg) => ({ avg: agg.sum / agg.count }),
-    ),
-    consumes: lowerBounded(rule.condition),
-  });
-};
+export const valueAvg = numericAggregate('avg', (agg) => agg.sum / agg.count);
+
+/** A correlation on one aggregate of a numeric field's window, reported in the context as `name`. */
+function numericAggregate(name: 'sum' | 'avg', of: (agg: { sum: number; count: number }) => number): CorrelatorFactory {
+  return (rule, options) =>
+    windowCorrelator(rule, options, {
+      create: () => new NumberWindow(),
+      read: numberReader(rule),
+      evaluate: conditionEvaluator<number, NumberWindow>(rule, of, (agg) => ({ [name]: of(agg) })),
+      consumes: lowerBounded(rule.condition),
+    });
+}
 
 /**
  * Sigma value_percentile, which the specification leaves vague ("check when a certain

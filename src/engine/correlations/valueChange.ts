@@ -3,6 +3,7 @@ import type { CorrelationRule } from '../../rules/model.js';
 import { emptyList } from '../keyedState.js';
 import {
   fieldReader,
+  pairFiring,
   groupReader,
   scalarText,
   type CorrelatorFactory,
@@ -83,15 +84,13 @@ class ValueChange extends GroupStateCorrelator<Point[], Point[]> {
     }
     if (!change) return undefined;
     const [from, to] = change;
-    return {
-      groupKey: g.key,
-      group: g.group,
-      first: from.t,
-      last: to.t,
-      count: 2,
-      eventIds: [from.id, to.id],
-      context: { field: this.fieldName, from: from.value, to: to.value, from_time: from.t, to_time: to.t },
-    };
+    return pairFiring(g, from, to, {
+      field: this.fieldName,
+      from: from.value,
+      to: to.value,
+      from_time: from.t,
+      to_time: to.t,
+    });
   }
 
   /**

@@ -138,11 +138,11 @@ function v4MappedBytes(v4: Uint8Array): Uint8Array {
   return out;
 }
 
-function formatIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+/** An IPv4 address held as an unsigned 32-bit number, in dotted form. */
+export function formatIpv4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
-/** Parses an IPv4 or IPv6 CIDR (`10.0.0.0/8`, `2001:db8::/32`, a bare address = /32 or /128). Returns an error message string on bad input. */
 // Every `cidr` rule of an event reads the same address string: parse it once.
 let lastIp = '';
 let lastValue = -1;
@@ -152,6 +152,7 @@ function rememberIpv4(ip: string): number {
   return lastValue;
 }
 
+/** Parses an IPv4 or IPv6 CIDR (`10.0.0.0/8`, `2001:db8::/32`, a bare address = /32 or /128). Returns an error message string on bad input. */
 export function parseCidr(text: string): { ok: true; match: (ip: string) => boolean } | { ok: false; error: string } {
   const trimmed = text.trim();
   const slash = trimmed.indexOf('/');

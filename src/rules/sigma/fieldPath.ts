@@ -85,3 +85,12 @@ function collect(value: unknown, segments: PathSegment[], i: number, out: unknow
     collect(next, segments, i + 1, out, guarded);
   }
 }
+
+/**
+ * The accessor of a path validated elsewhere (a loaded rule's group-by, a suppress field); a
+ * path that does not parse reads nothing.
+ */
+export function accessorFor(path: string): Accessor {
+  const parsed = parseFieldPath(path);
+  return parsed.ok ? compileAccessor(path, parsed.segments) : () => undefined;
+}

@@ -4,9 +4,11 @@
 # and ClickHouse from Debian's clickhouse-server package. Both listen on 127.0.0.1 only and
 # keep their data under one directory this script owns ($AUTHWATCH_SERVICES_DIR).
 #
-#   scripts/services.sh start|stop|status|restart|logs
+#   scripts/services.sh start|stop|status|restart|logs [kafka|clickhouse]
 #
-# start is idempotent: a service that already answers is left alone.
+# start is idempotent: a service that already answers is left alone. Naming a service acts on
+# that one only; with AUTHWATCH_SERVICES_DIR and the port variables set, a second broker can run
+# beside the first (the broker-restart test does this).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -277,19 +279,29 @@ status() {
   return $rc
 }
 
+ONLY="${2:-}"
+case "$ONLY" in
+  "" | kafka | clickhouse) ;;
+  *)
+    echo "usage: $0 start|stop|status|restart|logs [kafka|clickhouse]" >&2
+    exit 2
+    ;;
+esac
+wants() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
 case "${1:-}" in
   start)
     mkdir -p "$DIR"
-    clickhouse_start
-    kafka_start
+    if wants clickhouse; then clickhouse_start; fi
+    if wants kafka; then kafka_start; fi
     ;;
   stop)
-    stop_pidfile Kafka "$KAFKA_DIR/kafka.pid"
-    stop_pidfile ClickHouse "$CH_DIR/clickhouse.pid"
+    if wants kafka; then stop_pidfile Kafka "$KAFKA_DIR/kafka.pid"; fi
+    if wants clickhouse; then stop_pidfile ClickHouse "$CH_DIR/clickhouse.pid"; fi
     ;;
   restart)
-    "$0" stop
-    "$0" start
+    "$0" stop "$ONLY"
+    "$0" start "$ONLY"
     ;;
   status) status ;;
   logs)

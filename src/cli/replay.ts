@@ -7,7 +7,7 @@ import type { AuthEvent } from '../events/authEvent.js';
 import { EVENT_FORMATS, type EventFormat } from '../events/decoder.js';
 import { Ingest, ingestLines, type IngestCounters } from '../events/ingest.js';
 import { DEFAULT_MAX_FUTURE_MS, DEFAULT_MAX_RECORD_BYTES } from '../events/recordDecoder.js';
-import { parseTimespan } from '../rules/loader.js';
+import { parseTimespan } from '../time/duration.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
 import { renderText } from './validate.js';
@@ -138,7 +138,7 @@ function summary(
     const evictions = Object.values(engine.rules).reduce((a, r) => a + r.evictions, 0);
     const late = Object.values(engine.rules).reduce((a, r) => a + r.late, 0);
     lines.push(
-      `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions}; late events: ${engine.lateEvents} (${late} hits not counted), state evictions: ${evictions}`,
+      `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions} (${engine.actionsInForce} still in force, ${engine.actionsInvalidTarget} with an invalid target); late events: ${engine.lateEvents} (${late} hits not counted), state evictions: ${evictions}`,
     );
     const byRule = [...alertsByRule].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     for (const [title, n] of byRule) lines.push(`    ${String(n).padStart(6)}  ${title}`);

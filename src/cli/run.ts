@@ -2,18 +2,37 @@ import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { hasKafka, loadConfig } from '../config/config.js';
+import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.js';
 import { createEnrichers } from '../enrich/createEnrichers.js';
 import { Engine } from '../engine/engine.js';
 import { Ingest, ingestLines } from '../events/ingest.js';
-import { createLogger } from '../log/logger.js';
-import { parseTimespan } from '../rules/loader.js';
+import { createKafkaClient } from '../kafka/kafkaClient.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { ensureTopics } from '../pipeline/kafkaTopics.js';
+import { StatusReporter } from '../pipeline/statusReporter.js';
+import { StreamPipeline } from '../pipeline/streamPipeline.js';
+import type { RuleSet } from '../rules/loader.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
+import { startHttpServer, type RunningServer } from '../server/httpServer.js';
+import { Metrics } from '../server/metrics.js';
+import { KafkaSink } from '../sinks/kafkaSink.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
+import { KafkaSource } from '../sources/kafkaSource.js';
+import { KafkaCheckpointStore } from '../state/kafkaCheckpointStore.js';
+import { parseTimespan } from '../time/duration.js';
 import { renderText } from './validate.js';
 
 /** The pack that ships with authwatch, used when the configured `detections` folder is not in the working directory. */
 const SHIPPED_DETECTIONS = fileURLToPath(new URL('../../detections', import.meta.url));
+
+const USAGE = `usage: authwatch run [--config FILE] [--input FILE]
+
+The streaming engine. With Kafka brokers configured (kafka.brokers, or AUTHWATCH_KAFKA_BROKERS)
+it consumes the input topics, publishes alerts, actions and dead letters to their topics,
+checkpoints its state to the state topic and serves /healthz, /readyz and /metrics. Without,
+it reads NDJSON from --input (or stdin) and writes alerts to stdout. SIGTERM or SIGINT stops
+it cleanly: outputs flushed, state checkpointed, offsets committed.
+`;
 
 /**
  * `authwatch run [--config F] [--input FILE]`: the streaming engine. Without Kafka brokers
@@ -21,17 +40,27 @@ const SHIPPED_DETECTIONS = fileURLToPath(new URL('../../detections', import.meta
  * stdout as NDJSON; logs go to stderr.
  */
 export async function runCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { config: { type: 'string' }, input: { type: 'string' } },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        input: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`authwatch run: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
   const logger = createLogger({ level: config.log_level });
-  if (hasKafka(config)) {
-    logger.error({ brokers: config.kafka.brokers }, 'The Kafka pipeline is not available in this build yet.');
-    return 1;
-  }
   const paths = config.rules.paths.map((p) => (p === 'detections' && !existsSync(p) ? SHIPPED_DETECTIONS : p));
   const rules = loadRulesWithValues(paths, config.rules.values);
   if (rules.diagnostics.errorCount > 0) {
@@ -42,19 +71,23 @@ export async function runCommand(args: string[]): Promise<number> {
   const engine = new Engine(rules, {
     allowedLatenessMs: parseTimespan(config.engine.allowed_lateness),
     maxKeysPerRule: config.engine.max_keys_per_rule,
+    actionCooldownMs: durationMs(config.engine.action_cooldown),
   });
+  const ingestOptions = {
+    format: config.decode.format,
+    maxRecordBytes: config.decode.max_record_bytes,
+    maxFutureMs: config.decode.max_future_minutes * 60_000,
+    enrichers: createEnrichers(config.enrich),
+  };
+  if (hasKafka(config)) return runOnKafka(config, rules, engine, new Ingest('kafka', ingestOptions), logger);
+
   const path = values.input ?? config.input.path;
   const source = path === '-' ? 'stdin' : `file:${path}`;
   logger.info(
     { input: source, detections: rules.detections.length, correlations: rules.correlations.length },
     'No Kafka brokers are configured; reading NDJSON and writing alerts to stdout.',
   );
-  const ingest = new Ingest(source, {
-    format: config.decode.format,
-    maxRecordBytes: config.decode.max_record_bytes,
-    maxFutureMs: config.decode.max_future_minutes * 60_000,
-    enrichers: createEnrichers(config.enrich),
-  });
+  const ingest = new Ingest(source, ingestOptions);
   await ingestLines(readNdjson(path), ingest, {
     onEvent: async (event) => {
       for (const alert of engine.process(event).alerts) {
@@ -74,4 +107,147 @@ export async function runCommand(args: string[]): Promise<number> {
     'The input has ended.',
   );
   return 0;
+}
+
+/**
+ * The Kafka pipeline, until SIGTERM/SIGINT (exit 0 once stopped cleanly, 1 if stopping takes
+ * longer than the grace period) or an error no retry can fix (exit 1).
+ */
+async function runOnKafka(
+  config: Config,
+  rules: RuleSet,
+  engine: Engine,
+  ingest: Ingest,
+  logger: Logger,
+): Promise<number> {
+  const { kafka } = config;
+  const client = createKafkaClient(kafka, logger);
+  const metrics = new Metrics();
+  let server: RunningServer | undefined;
+  let reporter: StatusReporter | undefined;
+  let pipeline: StreamPipeline | undefined;
+  let lagTimer: NodeJS.Timeout | undefined;
+  const closeAll = async (): Promise<void> => {
+    reporter?.stop();
+    if (lagTimer) clearInterval(lagTimer);
+    await server?.close();
+    await client.close().catch(() => undefined);
+  };
+  try {
+    await ensureTopics(client, kafka, logger);
+    const producer = await client.producer({ compression: config.sinks.kafka.compression });
+    pipeline = new StreamPipeline(
+      {
+        source: new KafkaSource(client, kafka),
+        ingest,
+        engine,
+        sinks: [
+          new KafkaSink(producer, {
+            topics: kafka.topics,
+            maxBatchBytes: config.sinks.kafka.max_batch_bytes,
+          }),
+        ],
+        store: new KafkaCheckpointStore(client, producer, kafka.topics.state, kafka.group_id),
+        logger,
+        observe: {
+          batchLatency: (s) => metrics.batchLatency.observe(s),
+          processSeconds: (s) => metrics.processSeconds.observe(s),
+        },
+      },
+      {
+        batchMaxRecords: config.pipeline.batch_max_records,
+        maxBufferedRecords: config.pipeline.max_buffered_records,
+        maxInflightBatches: config.pipeline.max_inflight_batches,
+        partitionWaitMs: durationMs(config.pipeline.partition_wait),
+        maxRecordAttempts: config.pipeline.max_record_attempts,
+        checkpointIntervalMs: durationMs(config.state.checkpoint_interval),
+      },
+    );
+    const p = pipeline;
+    metrics.observe(() => p.metricsView());
+    if (config.server.enabled) {
+      server = await startHttpServer({
+        host: config.server.host,
+        port: config.server.port,
+        metrics,
+        logger,
+        live: () => p.health().running,
+        readiness: () => {
+          const h = p.health();
+          return {
+            ready: p.isReady(),
+            checks: { kafka: h.kafka, partitions_assigned: h.assigned, state_restored: h.restored, sinks: h.sinks },
+          };
+        },
+      });
+    }
+    reporter = new StatusReporter(() => p.metricsView(), {
+      intervalMs: durationMs(config.pipeline.status_interval),
+      logger,
+      tty: process.stderr.isTTY ? process.stderr : undefined,
+    });
+    reporter.start();
+    // Lag of partitions with nothing new to fetch comes from the brokers, not from fetches.
+    lagTimer = setInterval(() => void p.refreshHighWatermarks().catch(() => undefined), 5000);
+    lagTimer.unref();
+    logger.info(
+      {
+        brokers: kafka.brokers,
+        group: kafka.group_id,
+        topics: kafka.topics,
+        detections: rules.detections.length,
+        correlations: rules.correlations.length,
+      },
+      'Streaming from Kafka.',
+    );
+    const graceMs = durationMs(config.pipeline.shutdown_grace);
+    let exitCode = 0;
+    let stopped: Promise<void> | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopped) {
+        logger.warn({ signal }, 'A second signal: exiting without finishing the stop.');
+        process.exit(130);
+      }
+      logger.info({ signal, grace_ms: graceMs }, 'Stopping: finishing the batch in hand, flushing, checkpointing.');
+      const timer = setTimeout(() => {
+        logger.error(
+          { grace_ms: graceMs },
+          'Stopping took longer than the grace period; exiting with what was committed.',
+        );
+        process.exit(1);
+      }, graceMs);
+      timer.unref();
+      stopped = p.stop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await p.run();
+      await stopped;
+      logger.info(
+        { records: ingest.counters.records, alerts: engine.counters.alerts, actions: engine.counters.actions },
+        'Stopped cleanly: outputs written, state checkpointed, offsets committed.',
+      );
+    } catch (err) {
+      logger.error({ err }, 'The engine stopped on an error.');
+      exitCode = 1;
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      await producer.close().catch(() => undefined);
+    }
+    // Everything is written and committed; a connection the client library keeps retrying
+    // (after a broker restart, say) must not keep the process from exiting.
+    setTimeout(() => {
+      logger.debug({ resources: process.getActiveResourcesInfo() }, 'Exiting with connections still open.');
+      process.exit(exitCode);
+    }, 2000).unref();
+    return exitCode;
+  } catch (err) {
+    logger.error({ err }, 'The Kafka pipeline could not start.');
+    await pipeline?.stop().catch(() => undefined);
+    return 1;
+  } finally {
+    await closeAll();
+  }
 }

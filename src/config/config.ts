@@ -1,17 +1,49 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { EnrichConfig } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
+import { parseDuration } from '../time/duration.js';
+
+export interface TlsConfig {
+  enabled: boolean;
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+  reject_unauthorized: boolean;
+  servername?: string;
+}
 
 export interface KafkaConfig {
   brokers: string[];
   client_id: string;
   group_id: string;
-  ssl: boolean;
+  tls: TlsConfig;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
-  topics: { events: string; alerts: string; actions: string; dlq: string };
+  /** `events` is always a list here, whether the file gave one topic or several. */
+  topics: { events: string[]; alerts: string; actions: string; dlq: string; state: string };
+  consumer: {
+    start_from: 'earliest' | 'latest';
+    session_timeout: string;
+    heartbeat_interval: string;
+    max_bytes_per_partition: number;
+    max_wait: string;
+  };
+  create_topics: boolean;
+  topic_partitions: number;
+  connection_timeout: string;
+  request_timeout: string;
+}
+
+export interface PipelineConfig {
+  batch_max_records: number;
+  max_buffered_records: number;
+  max_inflight_batches: number;
+  partition_wait: string;
+  max_record_attempts: number;
+  shutdown_grace: string;
+  status_interval: string;
 }
 
 export interface ClickhouseConfig {
@@ -24,39 +56,64 @@ export interface ClickhouseConfig {
 export interface Config {
   log_level: string;
   kafka: KafkaConfig;
+  pipeline: PipelineConfig;
+  state: { checkpoint_interval: string };
+  sinks: { kafka: { max_batch_bytes: number; compression: 'none' | 'gzip' } };
   clickhouse: ClickhouseConfig;
   input: { path: string };
   decode: { format: 'auto' | 'auth0' | 'okta' | 'canonical'; max_record_bytes: number; max_future_minutes: number };
   enrich: EnrichConfig;
   rules: { paths: string[]; values?: string };
-  engine: { allowed_lateness: string; max_keys_per_rule: number };
-  server: { port: number; host: string };
+  engine: { allowed_lateness: string; max_keys_per_rule: number; action_cooldown: string };
+  server: { enabled: boolean; port: number; host: string };
 }
 
-interface JsonSchema {
+export interface JsonSchema {
   type?: string;
+  description?: string;
   properties?: Record<string, JsonSchema>;
   items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  enum?: unknown[];
+  pattern?: string;
   default?: unknown;
+  minimum?: number;
+  maximum?: number;
 }
 
 const schemaPath = fileURLToPath(new URL('../../schemas/config.schema.json', import.meta.url));
-export const configSchema = JSON.parse(readFileSync(schemaPath, 'utf8')) as JsonSchema;
+let compiled: { schema: JsonSchema; validate: ReturnType<Ajv['compile']> } | undefined;
 
-const ENV_PREFIX = 'AUTHWATCH_';
+/** The configuration schema and its validator, compiled on first use (not at import). */
+export function configSchema(): JsonSchema {
+  return compiledSchema().schema;
+}
+
+function compiledSchema(): { schema: JsonSchema; validate: ReturnType<Ajv['compile']> } {
+  if (!compiled) {
+    const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as JsonSchema;
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false });
+    compiled = { schema, validate: ajv.compile(schema) };
+  }
+  return compiled;
+}
+
+export const ENV_PREFIX = 'AUTHWATCH_';
 /** Variables under these prefixes belong to scripts and tooling, not to the configuration. */
 const RESERVED_ENV = ['AUTHWATCH_SERVICES_'];
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false });
-const validateConfig = ajv.compile(configSchema);
+/** Variables that choose the configuration rather than set a key of it. */
+const META_ENV = ['AUTHWATCH_CONFIG'];
 
 /**
  * Loads the configuration: the YAML file when given, then every AUTHWATCH_* environment
- * variable on top, then schema defaults. Throws a ConfigError that names every problem.
+ * variable on top, then schema defaults. Throws a ConfigError that lists every problem, each
+ * with its key path, the file line and column or the variable it came from.
  */
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): Config {
   const env = options.env ?? process.env;
+  const { schema, validate } = compiledSchema();
   let doc: Record<string, unknown> = {};
+  let locate: (path: string[]) => string | undefined = () => undefined;
   if (options.file) {
     let text: string;
     try {
@@ -64,19 +121,49 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
     } catch (err) {
       throw new ConfigError(`Cannot read config file ${options.file}: ${(err as Error).message}`);
     }
-    const parsed: unknown = parseYaml(text);
-    if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+    const lines = new LineCounter();
+    const parsed = parseDocument(text, { lineCounter: lines });
+    if (parsed.errors.length > 0) {
+      const problems = parsed.errors.map((e) => {
+        const at = e.linePos?.[0];
+        return `${options.file}${at ? `:${at.line}:${at.col}` : ''}: ${e.message.split('\n')[0]}`;
+      });
+      throw new ConfigError(`The config file is not valid YAML:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    }
+    const value: unknown = parsed.toJS();
+    if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
       throw new ConfigError(`Config file ${options.file} must hold a YAML mapping.`);
     }
-    doc = (parsed as Record<string, unknown> | null) ?? {};
+    doc = (value as Record<string, unknown> | null) ?? {};
+    locate = (path) => {
+      const node = nodeAt(parsed.contents, path);
+      if (!node?.range) return undefined;
+      const { line, col } = lines.linePos(node.range[0]);
+      return `${options.file}:${line}:${col}`;
+    };
   }
-  applyEnv(doc, env);
-  fillObjects(doc, configSchema);
-  if (!validateConfig(doc)) {
-    const problems = (validateConfig.errors ?? []).map(describeError).join('; ');
-    throw new ConfigError(`Invalid configuration${options.file ? ` in ${options.file}` : ''}: ${problems}`);
+  const fromEnv = applyEnv(doc, env, schema);
+  fillObjects(doc, schema);
+  const problems: string[] = [];
+  if (!validate(doc)) {
+    for (const e of dedupeErrors(validate.errors ?? [])) {
+      const path = e.instancePath.split('/').slice(1);
+      const key = path.join('.') || '(root)';
+      const origin = fromEnv.get(path.join('.')) ?? locate(path);
+      problems.push(`${key}: ${describeError(e)}${origin ? ` (${origin})` : ''}`);
+    }
   }
-  return doc as unknown as Config;
+  problems.push(...durationProblems(doc, schema));
+  if (problems.length > 0) {
+    const where = options.file ? ` in ${options.file}` : '';
+    throw new ConfigError(`Invalid configuration${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  const config = doc as unknown as Config & { kafka: { topics: { events: string | string[] } } };
+  const events = config.kafka.topics.events;
+  config.kafka.topics.events = (typeof events === 'string' ? events.split(',') : events)
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  return config;
 }
 
 /** True when the configuration names Kafka brokers, i.e. `run` streams from Kafka. */
@@ -84,34 +171,97 @@ export function hasKafka(config: Config): boolean {
   return config.kafka.brokers.length > 0;
 }
 
+/** A configuration duration in milliseconds; the schema has checked its form. */
+export function durationMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new ConfigError(`Not a duration: ${text}`);
+  return ms;
+}
+
+/** Every key of the configuration with its environment variable, for the documentation. */
+export function configKeys(): { path: string; env: string; schema: JsonSchema }[] {
+  const out: { path: string; env: string; schema: JsonSchema }[] = [];
+  const walk = (schema: JsonSchema, path: string[]): void => {
+    for (const [key, child] of Object.entries(schema.properties ?? {})) {
+      const p = [...path, key];
+      if (child.type === 'object' && child.properties) walk(child, p);
+      else out.push({ path: p.join('.'), env: envName(p), schema: child });
+    }
+  };
+  walk(configSchema(), []);
+  return out;
+}
+
+export function envName(path: string[]): string {
+  return ENV_PREFIX + path.join('_').toUpperCase();
+}
+
 function describeError(e: ErrorObject): string {
-  const where = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(root)';
-  if (e.keyword === 'additionalProperties') {
-    return `${where}: unknown key \`${String(e.params.additionalProperty)}\``;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown key \`${String(e.params.additionalProperty)}\``;
+    case 'enum':
+      return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'anyOf':
+      return 'must be a topic name or a list of them';
+    default:
+      return e.message ?? 'is invalid';
   }
-  return `${where}: ${e.message ?? 'is invalid'}`;
+}
+
+/** anyOf reports each branch's failure as well as its own; only the summary helps a reader. */
+function dedupeErrors(errors: ErrorObject[]): ErrorObject[] {
+  const anyOf = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    if (e.keyword !== 'anyOf' && [...anyOf].some((p) => e.instancePath.startsWith(p) && e.schemaPath.includes('anyOf')))
+      return false;
+    const id = `${e.instancePath}|${e.keyword}|${e.message ?? ''}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** Duration keys whose value fits the pattern but not a timer: heartbeats must be inside the session. */
+function durationProblems(doc: Record<string, unknown>, _schema: JsonSchema): string[] {
+  const kafka = doc.kafka as Partial<KafkaConfig> | undefined;
+  const consumer = kafka?.consumer;
+  if (!consumer) return [];
+  const session = parseDuration(consumer.session_timeout ?? '');
+  const heartbeat = parseDuration(consumer.heartbeat_interval ?? '');
+  if (session !== undefined && heartbeat !== undefined && heartbeat >= session) {
+    return [
+      `kafka.consumer.heartbeat_interval: must be shorter than kafka.consumer.session_timeout (about a third of it)`,
+    ];
+  }
+  return [];
 }
 
 /**
  * Maps AUTHWATCH_KAFKA_CLIENT_ID onto kafka.client_id by walking the schema, so snake_case
  * keys need no separator convention. Unknown variables are an error, not silently ignored:
- * a typo in a deployment must not fall back to a default without notice.
+ * a typo in a deployment must not fall back to a default without notice. Returns which
+ * variable set which key, so errors can name it.
  */
-function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, schema: JsonSchema): Map<string, string> {
   const unknown: string[] = [];
+  const origins = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
-    if (RESERVED_ENV.some((p) => name.startsWith(p)) || name === 'AUTHWATCH_CONFIG') continue;
-    const path = resolveEnvPath(name.slice(ENV_PREFIX.length).toLowerCase().split('_'), configSchema);
-    if (!path) {
+    if (RESERVED_ENV.some((p) => name.startsWith(p)) || META_ENV.includes(name)) continue;
+    const path = resolveEnvPath(name.slice(ENV_PREFIX.length).toLowerCase().split('_'), schema);
+    if (!path || path.keys.length === 0) {
       unknown.push(name);
       continue;
     }
     setPath(doc, path.keys, coerceEnv(value, path.schema));
+    origins.set(path.keys.join('.'), `from ${name}`);
   }
   if (unknown.length > 0) {
     throw new ConfigError(`Unknown configuration variable(s): ${unknown.join(', ')}.`);
   }
+  return origins;
 }
 
 function resolveEnvPath(parts: string[], schema: JsonSchema): { keys: string[]; schema: JsonSchema } | null {
@@ -167,4 +317,21 @@ function fillObjects(doc: Record<string, unknown>, schema: JsonSchema): void {
       doc[key] = [];
     }
   }
+}
+
+/** The YAML node at a key path, or the deepest one that exists (a missing key points at its parent). */
+function nodeAt(root: unknown, path: string[]): Node | undefined {
+  let node = root as Node | null | undefined;
+  for (const step of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === step);
+      if (!pair) return node;
+      node = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node)) {
+      const item = node.items[Number(step)] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else break;
+  }
+  return node ?? undefined;
 }

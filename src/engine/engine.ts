@@ -1,12 +1,13 @@
 import type { AuthEvent } from '../events/authEvent.js';
 import type { RuleSet } from '../rules/loader.js';
-import { parseTimespan } from '../rules/loader.js';
-import type { CorrelationRule, Doc, ResponseSpec, Rule } from '../rules/model.js';
+import { parseTimespan } from '../time/duration.js';
+import type { CorrelationRule, Doc, ResponseAction, ResponseSpec, Rule } from '../rules/model.js';
+import { parseIp } from '../rules/sigma/cidr.js';
 import { accessorFor, type Accessor } from '../rules/sigma/fieldPath.js';
 import { ALERT_SAMPLE_SIZE, stableId, type Action, type ActionTargetKind, type Alert, type Entities } from './alert.js';
 import { scalarText, type Correlator, type CorrelatorStats, type Firing, type Hit } from './correlations/correlator.js';
 import { correlators } from './correlations/index.js';
-import { KeyedState } from './keyedState.js';
+import { KeyedState, type KeyedSnapshot } from './keyedState.js';
 import { RuleIndex } from './ruleIndex.js';
 
 export interface EngineOptions {
@@ -22,11 +23,28 @@ export interface EngineOptions {
   sweepEveryMs?: number;
   /** Rules that alert even when a correlation refers to them (the test runner's rule under test). */
   alwaysAlert?: ReadonlySet<string>;
+  /**
+   * How long an action without a duration (revoke_sessions, revoke_refresh_tokens) stays in
+   * force for de-duplication: the same action on the same target is not published again
+   * within it. Default 5 min.
+   */
+  actionCooldownMs?: number;
 }
 
 export interface EngineOutput {
   alerts: Alert[];
   actions: Action[];
+  /** Actions left out because their target value is not what its kind claims; the caller warns. */
+  dropped: DroppedAction[];
+}
+
+/** A response action that was not published because its target is not a valid value of its kind. */
+export interface DroppedAction {
+  rule_id: string;
+  alert_id: string;
+  type: ResponseAction;
+  target: { kind: ActionTargetKind; value: string };
+  reason: string;
 }
 
 export interface EngineCounters {
@@ -39,11 +57,19 @@ export interface EngineCounters {
   actions: number;
   /** Response actions left out because the alert had no value for their target (no ip for block_ip). */
   actionsWithoutTarget: number;
+  /** Response actions left out because their target value is not what its kind claims (an IP that does not parse). */
+  actionsInvalidTarget: number;
+  /** Response actions not published again because the same action on the same target is still in force. */
+  actionsInForce: number;
 }
 
 export interface EngineStats extends EngineCounters {
   watermark: number | null;
   rules: Record<string, CorrelatorStats>;
+  /** Matches of each single-event rule, by rule id, since start. */
+  matches: Record<string, number>;
+  /** Actions tracked for de-duplication now. */
+  actionsTracked: number;
 }
 
 /** What `snapshot` returns and `restore` takes: plain JSON. */
@@ -52,11 +78,26 @@ export interface EngineSnapshot {
   maxTime: number | null;
   lastSweep: number | null;
   counters: EngineCounters;
-  suppression: { evictions: number; entries: [string, number][] };
+  suppression: KeyedSnapshot<number>;
+  /** Actions in force, by action and target, with the event time until which they hold. */
+  actions?: KeyedSnapshot<number>;
   correlators: Record<string, unknown>;
 }
 
-const DEFAULTS = { allowedLatenessMs: 60_000, maxKeysPerRule: 100_000, sweepEveryMs: 300_000 };
+const DEFAULTS = {
+  allowedLatenessMs: 60_000,
+  maxKeysPerRule: 100_000,
+  sweepEveryMs: 300_000,
+  actionCooldownMs: 300_000,
+};
+
+/** How long an action is in force when its rule gives no duration; revocations and notices are instant. */
+const DEFAULT_DURATION_MS: Partial<Record<ResponseAction, number>> = {
+  block_ip: 3_600_000,
+  block_user: 3_600_000,
+  throttle: 900_000,
+  require_mfa: 86_400_000,
+};
 
 /** The action target each response action takes when its rule names none. */
 const DEFAULT_TARGET: Record<ResponseSpec['action'], ActionTargetKind> = {
@@ -85,6 +126,13 @@ export class Engine {
   private readonly consumers = new Map<string, Correlator[]>();
   private readonly alerting: ReadonlySet<string>;
   private readonly suppression: KeyedState<number>;
+  /** Action key (type, target, mode) → event time until which it is in force. */
+  private readonly actionsInForce: KeyedState<number>;
+  private readonly actionCooldown: number;
+  /** Matches per single-event rule uid, counted as they happen. */
+  private readonly matches = new Map<string, number>();
+  /** uid → the id alerts and metrics name the rule by. */
+  private readonly ruleIds = new Map<string, string>();
   private readonly suppressReaders = new Map<string, Accessor[]>();
   private readonly lateness: number;
   private readonly sweepEvery: number;
@@ -97,6 +145,8 @@ export class Engine {
     suppressed: 0,
     actions: 0,
     actionsWithoutTarget: 0,
+    actionsInvalidTarget: 0,
+    actionsInForce: 0,
   };
 
   constructor(ruleSet: Pick<RuleSet, 'detections' | 'correlations' | 'alerting'>, options: EngineOptions = {}) {
@@ -104,8 +154,11 @@ export class Engine {
     this.lateness = o.allowedLatenessMs;
     this.sweepEvery = o.sweepEveryMs;
     this.index = new RuleIndex(ruleSet.detections);
+    for (const r of ruleSet.detections) this.ruleIds.set(r.uid, r.id ?? r.uid);
     this.alerting = options.alwaysAlert ? new Set([...ruleSet.alerting, ...options.alwaysAlert]) : ruleSet.alerting;
     this.suppression = new KeyedState<number>(o.maxKeysPerRule);
+    this.actionsInForce = new KeyedState<number>(o.maxKeysPerRule);
+    this.actionCooldown = o.actionCooldownMs;
     const known = new Set([...ruleSet.detections, ...ruleSet.correlations].map((r) => r.uid));
     for (const rule of ruleSet.correlations) {
       if (!rule.rules.every((uid) => known.has(uid))) continue; // refers to a rule that did not load
@@ -124,13 +177,13 @@ export class Engine {
   }
 
   /** Runs one event through every rule; returns the alerts and actions it caused, in order. */
-  process(event: AuthEvent): EngineOutput {
-    const out: EngineOutput = { alerts: [], actions: [] };
+  process(event: AuthEvent, out: EngineOutput = { alerts: [], actions: [], dropped: [] }): EngineOutput {
     this.counters.events++;
     if (event.time > this.maxTime) this.maxTime = event.time;
     const watermark = this.maxTime - this.lateness;
     if (event.time < watermark) this.counters.lateEvents++;
     this.index.forEachMatch(event, (rule, doc) => {
+      this.matches.set(rule.uid, (this.matches.get(rule.uid) ?? 0) + 1);
       this.onHit(rule, { ruleUid: rule.uid, time: event.time, eventId: event.id, doc, event }, watermark, out);
     });
     if (this.maxTime - this.lastSweep >= this.sweepEvery) this.sweep(watermark);
@@ -173,26 +226,65 @@ export class Engine {
     this.counters.alerts++;
     rule.extensions.response.forEach((spec, i) => {
       const action = buildAction(spec, i, alert, rule.extensions.mode);
-      if (action) {
-        out.actions.push(action);
-        this.counters.actions++;
-      } else this.counters.actionsWithoutTarget++;
+      if (!action) {
+        this.counters.actionsWithoutTarget++;
+        return;
+      }
+      const invalid = invalidTarget(action.target.kind, action.target.value);
+      if (invalid) {
+        this.counters.actionsInvalidTarget++;
+        out.dropped.push({
+          rule_id: alert.rule_id,
+          alert_id: alert.alert_id,
+          type: action.type,
+          target: action.target,
+          reason: invalid,
+        });
+        return;
+      }
+      if (this.stillInForce(action)) {
+        this.counters.actionsInForce++;
+        return;
+      }
+      out.actions.push(action);
+      this.counters.actions++;
     });
+  }
+
+  /**
+   * True when the same action (type, target, duration, mode) is still in force, so it is not
+   * published again; otherwise records this one as in force until it expires (or, for one with
+   * no duration, for the cooldown). Notices are about their alert, not their target: they
+   * always go out.
+   */
+  private stillInForce(action: Action): boolean {
+    if (action.type === 'notify') return false;
+    const { type, target, mode, parameters } = action;
+    const key = `${type}\u0000${target.kind}\u0000${target.value}\u0000${mode}\u0000${parameters.duration_ms ?? ''}`;
+    const held = this.actionsInForce.peek(key);
+    if (held !== undefined && action.created_at < held) return true;
+    this.actionsInForce.set(key, action.expires_at ?? action.created_at + this.actionCooldown);
+    return false;
   }
 
   /** Frees state that can no longer contribute, as event time advances. */
   private sweep(watermark: number): void {
     this.lastSweep = this.maxTime;
     for (const c of this.correlatorsByUid.values()) c.expire(watermark);
+    this.actionsInForce.sweep((until) => until <= watermark);
   }
 
   stats(): EngineStats {
     const rules: Record<string, CorrelatorStats> = {};
     for (const [uid, c] of this.correlatorsByUid) rules[uid] = c.stats();
+    const matches: Record<string, number> = {};
+    for (const [uid, n] of this.matches) matches[this.ruleIds.get(uid) ?? uid] = n;
     return {
       ...this.counters,
       watermark: Number.isFinite(this.maxTime) ? this.maxTime - this.lateness : null,
       rules,
+      matches,
+      actionsTracked: this.actionsInForce.size,
     };
   }
 
@@ -206,6 +298,7 @@ export class Engine {
       lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
       counters: { ...this.counters },
       suppression: this.suppression.snapshot((t) => t),
+      actions: this.actionsInForce.snapshot((t) => t),
       correlators: correlatorState,
     };
   }
@@ -220,6 +313,7 @@ export class Engine {
     this.lastSweep = snapshot.lastSweep ?? Number.NEGATIVE_INFINITY;
     Object.assign(this.counters, snapshot.counters);
     this.suppression.restore(snapshot.suppression, (t: number) => t);
+    if (snapshot.actions) this.actionsInForce.restore(snapshot.actions, (t: number) => t);
     for (const [uid, state] of Object.entries(snapshot.correlators)) this.correlatorsByUid.get(uid)?.restore(state);
   }
 }
@@ -295,7 +389,7 @@ function buildAction(spec: ResponseSpec, index: number, alert: Alert, mode: 'mon
     mode: mode === 'enforce' ? 'enforce' : 'dry_run',
     created_at: alert.detected_at,
   };
-  const duration = spec.duration ? parseTimespan(spec.duration) : undefined;
+  const duration = spec.duration ? parseTimespan(spec.duration) : DEFAULT_DURATION_MS[spec.action];
   if (duration !== undefined) {
     action.parameters.duration_ms = duration;
     action.expires_at = alert.detected_at + duration;
@@ -303,4 +397,29 @@ function buildAction(spec: ResponseSpec, index: number, alert: Alert, mode: 'mon
   if (spec.channel) action.parameters.channel = spec.channel;
   if (spec.reason) action.parameters.reason = spec.reason;
   return action;
+}
+
+/** Words sources write where they have no value; an action on them would hit nobody, or everybody. */
+const PLACEHOLDERS = new Set(['null', 'undefined', 'none', 'nil', 'n/a', 'na', 'unknown', '-', '0']);
+const PHONE = /^\+?[0-9][0-9 ().-]*[0-9]$/;
+
+/**
+ * Why an action's target value is not what its kind claims, or undefined when it is: an
+ * address that does not parse, an empty or placeholder user, a phone number with no digits.
+ */
+export function invalidTarget(kind: ActionTargetKind, value: string): string | undefined {
+  if (kind === 'none') return undefined;
+  const text = value.trim();
+  if (text === '') return `an empty ${kind}`;
+  if (PLACEHOLDERS.has(text.toLowerCase())) return `a placeholder (${JSON.stringify(text)}), not a ${kind}`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text)) return `a ${kind} with control characters`;
+  if (text.length > 1024) return `a ${kind} of ${text.length} characters`;
+  if (kind === 'ip' && !parseIp(text)) return `not an IP address: ${JSON.stringify(text.slice(0, 64))}`;
+  if (kind === 'phone') {
+    const digits = text.replace(/[^0-9]/g, '').length;
+    if (!PHONE.test(text) || digits < 6 || digits > 15)
+      return `not a phone number: ${JSON.stringify(text.slice(0, 64))}`;
+  }
+  return undefined;
 }

@@ -3,6 +3,12 @@ export function emptyList<T>(): T[] {
   return [];
 }
 
+/** What `KeyedState.snapshot` writes: groups stalest first, a trailing 1 on those marked used. */
+export interface KeyedSnapshot<S> {
+  evictions: number;
+  entries: [string, S, 1?][];
+}
+
 interface Slot<V> {
   value: V;
   /** Touched since the slot last reached the head of the eviction order. */
@@ -83,14 +89,20 @@ export class KeyedState<V> {
     for (const [key, slot] of this.map) yield [key, slot.value];
   }
 
-  /** In eviction order (stalest first), so a restore rebuilds the same order. */
-  snapshot<S>(save: (value: V) => S): { evictions: number; entries: [string, S][] } {
-    return { evictions: this.evictions, entries: [...this.map].map(([k, s]) => [k, save(s.value)]) };
+  /**
+   * In eviction order (stalest first), with each group's used mark (a trailing 1), so a restore
+   * rebuilds the same order and evicts exactly what the engine before it would have.
+   */
+  snapshot<S>(save: (value: V) => S): KeyedSnapshot<S> {
+    return {
+      evictions: this.evictions,
+      entries: [...this.map].map(([k, s]): [string, S, 1?] => (s.used ? [k, save(s.value), 1] : [k, save(s.value)])),
+    };
   }
 
-  restore<S>(snap: { evictions: number; entries: [string, S][] }, load: (saved: S) => V): void {
+  restore<S>(snap: KeyedSnapshot<S>, load: (saved: S) => V): void {
     this.map.clear();
     this.evictions = snap.evictions;
-    for (const [k, s] of snap.entries) this.map.set(k, { value: load(s), used: false });
+    for (const [k, s, used] of snap.entries) this.map.set(k, { value: load(s), used: used === 1 });
   }
 }

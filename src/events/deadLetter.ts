@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { DecodeError, DecodeErrorKind } from './decodeError.js';
+import { DECODE_ERROR_KINDS, type DecodeErrorKind } from './decodeError.js';
+
+/**
+ * Why a record is a dead letter: a decode error kind for bad input, or `engine_error` when
+ * the engine failed on an event that decoded, or `internal_error` for a failure of authwatch's
+ * own that nobody foresaw (logged with its stack). The last two are ours, not the input's.
+ */
+export type DeadLetterReason = DecodeErrorKind | 'engine_error' | 'internal_error';
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
+  ...DECODE_ERROR_KINDS,
+  'engine_error',
+  'internal_error',
+];
 
 /** Where a record came from, so an operator can find it again. */
 export interface RecordPosition {
@@ -15,7 +27,7 @@ export interface RecordPosition {
  * the original bytes, so nothing is lost and the record can be fixed and replayed.
  */
 export interface DeadLetter {
-  reason: DecodeErrorKind;
+  reason: DeadLetterReason;
   message: string;
   /** The field at fault, as a dotted path into the original record, when known. */
   field?: string;
@@ -40,7 +52,7 @@ export interface DeadLetter {
 export const MAX_DEAD_LETTER_BYTES = 1024 * 1024;
 
 export function deadLetterOf(
-  error: DecodeError,
+  error: { kind: DeadLetterReason; message: string; field?: string },
   bytes: Uint8Array,
   source: string,
   position: RecordPosition,

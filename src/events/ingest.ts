@@ -1,17 +1,24 @@
 import { enrichAll, type Enricher } from '../enrich/enricher.js';
 import type { AuthEvent } from './authEvent.js';
-import { DECODE_ERROR_KINDS, DecodeError, type DecodeErrorKind } from './decodeError.js';
-import { deadLetterOf, type DeadLetter, type RecordPosition } from './deadLetter.js';
+import { DecodeError } from './decodeError.js';
+import {
+  DEAD_LETTER_REASONS,
+  deadLetterOf,
+  type DeadLetter,
+  type DeadLetterReason,
+  type RecordPosition,
+} from './deadLetter.js';
 import { createRecordDecoder, type RecordDecoderOptions } from './recordDecoder.js';
 
-export type IngestResult = { ok: true; event: AuthEvent } | { ok: false; deadLetter: DeadLetter };
+/** An event, or a dead letter (with the exception when it is `internal_error`, for the log). */
+export type IngestResult = { ok: true; event: AuthEvent } | { ok: false; deadLetter: DeadLetter; error?: unknown };
 
 /** Counts since start; the metrics endpoint and `replay`'s summary read them. */
 export interface IngestCounters {
   records: number;
   events: number;
   deadLetters: number;
-  deadLettersByReason: Record<DecodeErrorKind, number>;
+  deadLettersByReason: Record<DeadLetterReason, number>;
   eventsBySource: Record<string, number>;
 }
 
@@ -24,7 +31,7 @@ export class Ingest {
     records: 0,
     events: 0,
     deadLetters: 0,
-    deadLettersByReason: Object.fromEntries(DECODE_ERROR_KINDS.map((k) => [k, 0])) as Record<DecodeErrorKind, number>,
+    deadLettersByReason: Object.fromEntries(DEAD_LETTER_REASONS.map((k) => [k, 0])) as Record<DeadLetterReason, number>,
     eventsBySource: {},
   };
   private readonly decode: ReturnType<typeof createRecordDecoder>;
@@ -47,23 +54,47 @@ export class Ingest {
    */
   process(bytes: Uint8Array, position: RecordPosition, size = bytes.length): IngestResult {
     this.counters.records++;
-    const result =
-      size > bytes.length
-        ? {
-            ok: false as const,
-            error: new DecodeError('too_large', `The record is ${size} bytes, more than can be read.`),
-          }
-        : this.decode(bytes);
-    if (!result.ok) {
-      this.counters.deadLetters++;
-      this.counters.deadLettersByReason[result.error.kind]++;
-      return { ok: false, deadLetter: deadLetterOf(result.error, bytes, this.source, position, this.now(), size) };
+    let event: AuthEvent;
+    try {
+      const result =
+        size > bytes.length
+          ? {
+              ok: false as const,
+              error: new DecodeError('too_large', `The record is ${size} bytes, more than can be read.`),
+            }
+          : this.decode(bytes);
+      if (!result.ok) return { ok: false, deadLetter: this.deadLetter(result.error, bytes, position, size) };
+      event = result.event;
+      enrichAll(this.enrichers, event);
+    } catch (err) {
+      const error = { kind: 'internal_error' as const, message: `authwatch failed on this record: ${String(err)}` };
+      return { ok: false, deadLetter: this.deadLetter(error, bytes, position, size), error: err };
     }
-    const event = result.event;
-    enrichAll(this.enrichers, event);
     this.counters.events++;
     this.counters.eventsBySource[event.source] = (this.counters.eventsBySource[event.source] ?? 0) + 1;
     return { ok: true, event };
+  }
+
+  /**
+   * A dead letter for a record, counted by reason: bad input, or a failure after decoding
+   * (`engine_error`) that the caller reports here so every dead letter is counted in one place.
+   */
+  deadLetter(
+    error: { kind: DeadLetterReason; message: string; field?: string },
+    bytes: Uint8Array,
+    position: RecordPosition,
+    size = bytes.length,
+  ): DeadLetter {
+    this.counters.deadLetters++;
+    this.counters.deadLettersByReason[error.kind]++;
+    const source = position.topic !== undefined ? `kafka:${position.topic}` : this.source;
+    return deadLetterOf(error, bytes, source, position, this.now(), size);
+  }
+
+  /** Takes back the count of an event that the engine then failed on (it becomes a dead letter). */
+  uncountEvent(event: AuthEvent): void {
+    this.counters.events--;
+    this.counters.eventsBySource[event.source] = (this.counters.eventsBySource[event.source] ?? 1) - 1;
   }
 }
 

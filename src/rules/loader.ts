@@ -25,6 +25,7 @@ import {
 } from './model.js';
 import { compileDetection } from './sigma/detection.js';
 import { get, pairs, SourceFile, toJs } from './source.js';
+import { parseTimespan } from '../time/duration.js';
 
 export interface LoadOptions {
   /** Values for `%name%` placeholders used with the `expand` modifier. */
@@ -75,8 +76,6 @@ const STATUSES = ['stable', 'test', 'experimental', 'deprecated', 'unsupported']
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\d{4}[-/]\d{2}[-/]\d{2}$/;
 const TAG = /^[a-z0-9_-]+\.[a-z0-9._-]+$/i;
-const TIMESPAN = /^([1-9][0-9]*)([smhd])$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const extensionSchemaPath = fileURLToPath(new URL('../../schemas/rule-extensions.schema.json', import.meta.url));
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -573,11 +572,6 @@ function nodeAt(map: YAMLMap, instancePath: string): { node: Node | null; path: 
 }
 
 // ---------------------------------------------------------------------- correlations
-
-export function parseTimespan(text: string): number | undefined {
-  const m = TIMESPAN.exec(text);
-  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
-}
 
 const COUNT_OPERATORS: readonly CountOperator[] = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq'];
 

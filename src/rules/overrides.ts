@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isMap, type Node } from 'yaml';
 import { closest, Diagnostics, type Span } from './diagnostics.js';
 import { correlationKinds } from './correlations/registry.js';
-import { loadRules, parseTimespan, type LoadOptions, type RuleSet } from './loader.js';
+import { parseTimespan } from '../time/duration.js';
+import { loadRules, type LoadOptions, type RuleSet } from './loader.js';
 import { LEVELS, type CountCondition, type CountOperator, type Level, type Rule } from './model.js';
 import { pairs, SourceFile, toJs } from './source.js';
 

@@ -3,7 +3,8 @@ import type { AuthEvent } from '../events/authEvent.js';
 import type { DecodeContext } from '../events/decoder.js';
 import { DECODERS } from '../events/recordDecoder.js';
 import type { Span } from './diagnostics.js';
-import { parseTimespan, type RuleSet } from './loader.js';
+import { parseTimespan } from '../time/duration.js';
+import type { RuleSet } from './loader.js';
 import type { Rule, RuleTarget } from './model.js';
 
 export interface TestResult {

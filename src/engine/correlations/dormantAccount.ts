@@ -1,6 +1,6 @@
 import { GroupStateCorrelator } from './groupStateCorrelator.js';
 import type { CorrelationRule } from '../../rules/model.js';
-import { parseTimespan } from '../../rules/loader.js';
+import { parseTimespan } from '../../time/duration.js';
 import { pairFiring, type CorrelatorFactory, type CorrelatorOptions, type Firing, type Hit } from './correlator.js';
 import { groupOrUserReader } from './impossibleTravel.js';
 

@@ -1,11 +1,11 @@
 import type { CorrelationRule } from '../../rules/model.js';
-import { KeyedState } from '../keyedState.js';
+import { KeyedState, type KeyedSnapshot } from '../keyedState.js';
 import type { Correlator, CorrelatorOptions, CorrelatorStats, Firing, Hit } from './correlator.js';
 
 /** What the correlators built on GroupStateCorrelator write to a snapshot. */
 export interface GroupStateSnapshot<S> {
   late: number;
-  groups: { evictions: number; entries: [string, S][] };
+  groups: KeyedSnapshot<S>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { CorrelationRule } from '../../rules/model.js';
-import { parseTimespan } from '../../rules/loader.js';
+import { parseTimespan } from '../../time/duration.js';
 import {
   fieldReader,
   groupReader,

@@ -1,6 +1,6 @@
 import type { CountCondition, CorrelationRule } from '../../rules/model.js';
 import { ALERT_SAMPLE_SIZE } from '../alert.js';
-import { KeyedState } from '../keyedState.js';
+import { KeyedState, type KeyedSnapshot } from '../keyedState.js';
 import {
   groupReader,
   meetsCondition,
@@ -563,7 +563,7 @@ interface SavedCorrelator {
   /** What the windows' times are relative to; null before the first hit. */
   epoch: number | null;
   late: number;
-  groups: { evictions: number; entries: [string, SavedWindow][] };
+  groups: KeyedSnapshot<SavedWindow>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { CorrelationRule } from '../../rules/model.js';
 import { ALERT_SAMPLE_SIZE } from '../alert.js';
-import { emptyList, KeyedState } from '../keyedState.js';
+import { emptyList, KeyedState, type KeyedSnapshot } from '../keyedState.js';
 import {
   groupReader,
   meetsCondition,
@@ -29,7 +29,7 @@ interface StoredHit {
 interface TemporalSnapshot {
   late: number;
   seq: number;
-  groups: { evictions: number; entries: [string, StoredHit[]][] };
+  groups: KeyedSnapshot<StoredHit[]>;
   newest?: number;
   orphans?: [string, StoredHit][];
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/engine/alert.js';
-import { Engine } from '../../../src/engine/engine.js';
+import { Engine, invalidTarget } from '../../../src/engine/engine.js';
 import type { AuthEvent } from '../../../src/events/authEvent.js';
 import { loadRuleText } from '../../../src/rules/loader.js';
 
@@ -237,5 +237,98 @@ describe('Engine: correlations', () => {
     const brute = Object.values(stats.rules).find((r) => r.evictions > 0);
     expect(brute).toMatchObject({ keys: 2, evictions: 2 });
     expect(stats.watermark).toBe(T0 + 3 - 60_000);
+  });
+});
+
+describe('Engine: response actions', () => {
+  const ACTIONS = `
+title: Risky login
+id: 66666666-6666-4666-8666-666666666666
+logsource: {product: authwatch}
+level: high
+mode: enforce
+detection:
+  sel: {type: login.success, user_agent|startswith: curl/}
+  condition: sel
+response:
+  - {action: block_ip}
+  - {action: throttle, target: user}
+  - {action: require_mfa}
+  - {action: revoke_sessions}
+  - {action: notify, channel: '#soc'}
+`;
+  const login = (fields: Partial<AuthEvent>, at: number) =>
+    ev({ type: 'login.success', user_agent: 'curl/8', ...fields }, at);
+
+  it('gives every action its target, parameters, expiry (a default one by type) and mode', () => {
+    const out = new Engine(rules(ACTIONS)).process(login({ ip: '203.0.113.9', user: { id: 'u1', name: 'a@x.io' } }, 0));
+    expect(out.actions.map((a) => [a.type, a.target.kind, a.target.value, a.mode, a.parameters, a.expires_at])).toEqual(
+      [
+        ['block_ip', 'ip', '203.0.113.9', 'enforce', { duration_ms: 3_600_000 }, T0 + 3_600_000],
+        ['throttle', 'user', 'u1', 'enforce', { duration_ms: 900_000 }, T0 + 900_000],
+        ['require_mfa', 'user', 'u1', 'enforce', { duration_ms: 86_400_000 }, T0 + 86_400_000],
+        ['revoke_sessions', 'user', 'u1', 'enforce', {}, undefined],
+        ['notify', 'none', '', 'enforce', { channel: '#soc' }, undefined],
+      ],
+    );
+    for (const a of out.actions) expect(validAction(a), JSON.stringify(validAction.errors)).toBe(true);
+  });
+
+  it('does not publish the same action on the same target again while it is in force', () => {
+    const engine = new Engine(rules(ACTIONS), { actionCooldownMs: 5 * 60_000 });
+    const types = (at: number) =>
+      engine.process(login({ ip: '203.0.113.9', user: { id: 'u1' } }, at)).actions.map((a) => a.type);
+    expect(types(0)).toEqual(['block_ip', 'throttle', 'require_mfa', 'revoke_sessions', 'notify']);
+    // A minute later every action but the notice is still in force.
+    expect(types(60_000)).toEqual(['notify']);
+    // After the cooldown the revocation goes out again; after 15 minutes the throttle too.
+    expect(types(6 * 60_000)).toEqual(['revoke_sessions', 'notify']);
+    expect(types(16 * 60_000)).toEqual(['throttle', 'revoke_sessions', 'notify']);
+    // After the hour the block; require_mfa holds for a day.
+    expect(types(61 * 60_000)).toEqual(['block_ip', 'throttle', 'revoke_sessions', 'notify']);
+    expect(engine.counters.actionsInForce).toBe(4 + 3 + 2 + 1);
+    // Another target is another action.
+    const other = engine.process(login({ ip: '198.51.100.7', user: { id: 'u2' } }, 62 * 60_000));
+    expect(other.actions).toHaveLength(5);
+  });
+
+  it('keeps what is in force across a snapshot and restore', () => {
+    const a = new Engine(rules(ACTIONS));
+    a.process(login({ ip: '203.0.113.9', user: { id: 'u1' } }, 0));
+    const b = new Engine(rules(ACTIONS));
+    b.restore(JSON.parse(JSON.stringify(a.snapshot())) as ReturnType<Engine['snapshot']>);
+    expect(b.process(login({ ip: '203.0.113.9', user: { id: 'u1' } }, 1000)).actions.map((x) => x.type)).toEqual([
+      'notify',
+    ]);
+  });
+
+  it.each([
+    ['null', { ip: 'null', user: { id: 'u1' } }, 'block_ip', /placeholder/],
+    ['not an address', { ip: 'not-an-ip', user: { id: 'u1' } }, 'block_ip', /not an IP address/],
+    ['an empty user', { ip: '203.0.113.9', user: { id: '  ' } }, 'throttle', /empty user/],
+    ['a placeholder user', { ip: '203.0.113.9', user: { id: 'undefined' } }, 'throttle', /placeholder/],
+  ])('drops an action whose target is %s, counting and reporting it', (_, fields, type, reason) => {
+    const engine = new Engine(rules(ACTIONS));
+    const out = engine.process(login(fields as Partial<AuthEvent>, 0));
+    expect(out.actions.map((a) => a.type)).not.toContain(type);
+    expect(out.dropped).toContainEqual(
+      expect.objectContaining({
+        rule_id: '66666666-6666-4666-8666-666666666666',
+        type,
+        reason: expect.stringMatching(reason),
+      }),
+    );
+    expect(engine.counters.actionsInvalidTarget).toBe(out.dropped.length);
+    expect(out.alerts).toHaveLength(1); // the alert itself still goes out
+  });
+
+  it('accepts real addresses and phone numbers, and refuses what only looks like them', () => {
+    expect(invalidTarget('ip', '2001:db8::1')).toBeUndefined();
+    expect(invalidTarget('ip', '::ffff:203.0.113.9')).toBeUndefined();
+    expect(invalidTarget('ip', '999.1.1.1')).toMatch(/not an IP/);
+    expect(invalidTarget('phone', '+44 20 7946 0958')).toBeUndefined();
+    expect(invalidTarget('phone', '+1')).toMatch(/not a phone/);
+    expect(invalidTarget('session', 'abc\u0000def')).toMatch(/control characters/);
+    expect(invalidTarget('none', '')).toBeUndefined();
   });
 });

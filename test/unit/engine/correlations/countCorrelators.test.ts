@@ -242,9 +242,10 @@ describe('event_count', () => {
     const week = 7 * 24 * 60 * MIN;
     d.all([hit(failed, T0, { ip: 'old' }), hit(failed, T0 + week, {}, 'a'), hit(failed, T0 + week + MIN, {}, 'b')]);
     d.c.expire(d.watermark);
-    const saved = d.c.snapshot() as { epoch: number; groups: { entries: [string, { t: number[] }][] } };
+    const saved = d.c.snapshot() as { epoch: number; groups: { entries: [string, { t: number[] }, 1?][] } };
     expect(saved.epoch).toBe(T0 + week);
-    expect(saved.groups.entries).toEqual([['203.0.113.7', { t: [0, MIN], e: ['a', 'b'] }]]);
+    // The trailing 1: the second hit touched the group, which eviction order must remember.
+    expect(saved.groups.entries).toEqual([['203.0.113.7', { t: [0, MIN], e: ['a', 'b'] }, 1]]);
     expect(d.feed(hit(failed, T0 + week + 2 * MIN, {}, 'c'))).toMatchObject({
       first: T0 + week,
       last: T0 + week + 2 * MIN,

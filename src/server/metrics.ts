@@ -1,0 +1,243 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineStats } from '../engine/engine.js';
+import type { IngestCounters } from '../events/ingest.js';
+
+/** Counts the pipeline keeps for metrics and the status line, cumulative since start. */
+export interface PipelineCounters {
+  /** Records taken from each input topic. */
+  recordsByTopic: Map<string, number>;
+  /** Alerts by rule id and level. */
+  alerts: Map<string, { level: string; count: number }>;
+  /** Actions published, by rule id, type and mode (`rule\u0000type\u0000mode`). */
+  actions: Map<string, number>;
+  /** Actions dropped for an invalid target, by rule id and type (`rule\u0000type`). */
+  actionsDropped: Map<string, number>;
+  batches: number;
+  /** Batches rebuilt from the journal after a restart. */
+  replayedBatches: number;
+  checkpoints: number;
+  /** Sink write failures, by sink and whether they were retried (`sink\u0000retriable`). */
+  sinkErrors: Map<string, number>;
+}
+
+export function newPipelineCounters(): PipelineCounters {
+  return {
+    recordsByTopic: new Map(),
+    alerts: new Map(),
+    actions: new Map(),
+    actionsDropped: new Map(),
+    batches: 0,
+    replayedBatches: 0,
+    checkpoints: 0,
+    sinkErrors: new Map(),
+  };
+}
+
+/** What the metrics read at each scrape. */
+export interface MetricsView {
+  ingest: IngestCounters;
+  engine: EngineStats;
+  pipeline: PipelineCounters;
+  /** Records whose outputs are not yet written, per input partition (`topic/partition`). */
+  lag: Map<string, number>;
+  /** Wall-clock age of the newest durable checkpoint, seconds; undefined before the first. */
+  checkpointAgeSeconds: number | undefined;
+  checkpointBytes: number;
+  ready: boolean;
+}
+
+/**
+ * authwatch's Prometheus metrics (prom-client, text format). Counters kept elsewhere (ingest,
+ * engine, pipeline) are read at scrape time; latencies are observed as they happen.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private view: (() => MetricsView) | undefined;
+
+  private readonly records = this.counter('authwatch_records_total', 'Records read, by source.', ['source']);
+  private readonly events = this.counter(
+    'authwatch_events_total',
+    'Records decoded into events, by the format they came in (auth0, okta, generic).',
+    ['format'],
+  );
+  private readonly deadLetters = this.counter(
+    'authwatch_dead_letters_total',
+    'Records set aside as dead letters, by reason (decode errors, engine_error, internal_error).',
+    ['reason'],
+  );
+  private readonly matches = this.counter('authwatch_rule_matches_total', 'Events matched, by single-event rule.', [
+    'rule',
+  ]);
+  private readonly alerts = this.counter('authwatch_alerts_total', 'Alerts published, by rule and level.', [
+    'rule',
+    'level',
+  ]);
+  private readonly actions = this.counter(
+    'authwatch_actions_total',
+    'Response actions published, by rule, type and mode.',
+    ['rule', 'type', 'mode'],
+  );
+  private readonly actionsDropped = this.counter(
+    'authwatch_actions_dropped_total',
+    'Response actions not published because their target is not a valid value of its kind, by rule and type.',
+    ['rule', 'type'],
+  );
+  private readonly actionsInForce = this.counter(
+    'authwatch_actions_deduplicated_total',
+    'Response actions not published again because the same action on the same target is still in force.',
+  );
+  private readonly suppressed = this.counter(
+    'authwatch_alerts_suppressed_total',
+    "Alerts not raised because the rule's suppress window for the group was open.",
+  );
+  private readonly lateEvents = this.counter(
+    'authwatch_late_events_total',
+    'Events older than the allowed lateness: single-event rules see them, windows do not.',
+  );
+  private readonly stateKeys = this.gauge('authwatch_state_keys', 'Groups tracked now, by correlation rule.', ['rule']);
+  private readonly stateEvictions = this.counter(
+    'authwatch_state_evictions_total',
+    "Groups evicted at the rule's key limit, by correlation rule.",
+    ['rule'],
+  );
+  private readonly lag = this.gauge(
+    'authwatch_consumer_lag',
+    'Records of the partition whose outputs are not yet written by every sink (the partition end minus the acknowledged offset).',
+    ['topic', 'partition'],
+  );
+  private readonly checkpointAge = this.gauge(
+    'authwatch_checkpoint_age_seconds',
+    'Seconds since the newest durable checkpoint of the engine state (-1 before the first).',
+  );
+  private readonly checkpointBytes = this.gauge(
+    'authwatch_checkpoint_bytes',
+    'Compressed size of the newest checkpoint of the engine state.',
+  );
+  private readonly checkpoints = this.counter('authwatch_checkpoints_total', 'Checkpoints written.');
+  private readonly batches = this.counter('authwatch_batches_total', 'Batches processed and acknowledged.');
+  private readonly replayed = this.counter(
+    'authwatch_replayed_batches_total',
+    'Batches rebuilt from the journal after a restart, exactly as they were before it.',
+  );
+  private readonly sinkErrors = this.counter(
+    'authwatch_sink_errors_total',
+    'Failed sink writes, by sink and retriability.',
+    ['sink', 'retriable'],
+  );
+  private readonly ready = this.gauge('authwatch_ready', '1 when /readyz answers 200.');
+
+  /** From the first record of a batch being fetched to every sink having written its outputs. */
+  readonly batchLatency = new Histogram({
+    name: 'authwatch_batch_latency_seconds',
+    help: 'Seconds from fetching the first record of a batch to every sink having written what it produced.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  /** Engine time of a batch: decode is not in it, evaluation and state are. */
+  readonly processSeconds = new Histogram({
+    name: 'authwatch_batch_process_seconds',
+    help: 'Seconds the engine spent on a batch.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'authwatch_' });
+  }
+
+  /** Where the counters come from; read at every scrape. */
+  observe(view: () => MetricsView): void {
+    this.view = view;
+  }
+
+  /** The metrics in Prometheus text format. */
+  async text(): Promise<string> {
+    this.refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private refresh(): void {
+    const v = this.view?.();
+    if (!v) return;
+    setAll(
+      this.records,
+      [...v.pipeline.recordsByTopic].map(([topic, n]) => [{ source: `kafka:${topic}` }, n]),
+    );
+    setAll(
+      this.events,
+      Object.entries(v.ingest.eventsBySource).map(([format, n]) => [{ format }, n]),
+    );
+    setAll(
+      this.deadLetters,
+      Object.entries(v.ingest.deadLettersByReason).map(([reason, n]) => [{ reason }, n]),
+    );
+    setAll(
+      this.matches,
+      Object.entries(v.engine.matches).map(([rule, n]) => [{ rule }, n]),
+    );
+    setAll(
+      this.alerts,
+      [...v.pipeline.alerts].map(([rule, a]) => [{ rule, level: a.level }, a.count]),
+    );
+    setAll(
+      this.actions,
+      [...v.pipeline.actions].map(([key, n]) => {
+        const [rule = '', type = '', mode = ''] = key.split('\u0000');
+        return [{ rule, type, mode }, n];
+      }),
+    );
+    setAll(
+      this.actionsDropped,
+      [...v.pipeline.actionsDropped].map(([key, n]) => {
+        const [rule = '', type = ''] = key.split('\u0000');
+        return [{ rule, type }, n];
+      }),
+    );
+    setAll(this.actionsInForce, [[{}, v.engine.actionsInForce]]);
+    setAll(this.suppressed, [[{}, v.engine.suppressed]]);
+    setAll(this.lateEvents, [[{}, v.engine.lateEvents]]);
+    this.stateKeys.reset();
+    for (const [rule, s] of Object.entries(v.engine.rules)) this.stateKeys.set({ rule }, s.keys);
+    setAll(
+      this.stateEvictions,
+      Object.entries(v.engine.rules).map(([rule, s]) => [{ rule }, s.evictions]),
+    );
+    this.lag.reset();
+    for (const [key, n] of v.lag) {
+      const at = key.lastIndexOf('/');
+      this.lag.set({ topic: key.slice(0, at), partition: key.slice(at + 1) }, n);
+    }
+    this.checkpointAge.set(v.checkpointAgeSeconds ?? -1);
+    this.checkpointBytes.set(v.checkpointBytes);
+    setAll(this.checkpoints, [[{}, v.pipeline.checkpoints]]);
+    setAll(this.batches, [[{}, v.pipeline.batches]]);
+    setAll(this.replayed, [[{}, v.pipeline.replayedBatches]]);
+    setAll(
+      this.sinkErrors,
+      [...v.pipeline.sinkErrors].map(([key, n]) => {
+        const [sink = '', retriable = ''] = key.split('\u0000');
+        return [{ sink, retriable }, n];
+      }),
+    );
+    this.ready.set(v.ready ? 1 : 0);
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[] = []): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}
+
+/** Sets a counter to totals kept elsewhere (they only grow, so it stays a counter). */
+function setAll<L extends string>(counter: Counter<L>, values: [Partial<Record<L, string>>, number][]): void {
+  counter.reset();
+  for (const [labels, n] of values) counter.inc(labels, n);
+}

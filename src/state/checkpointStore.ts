@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+
+/** The records of one partition that a batch took: offsets `first` to `last`, both included. */
+export interface BatchRange {
+  topic: string;
+  partition: number;
+  first: number;
+  last: number;
+}
+
+/**
+ * Which records batch `seq` held. The engine takes them in an order that is a function of the
+ * records alone (see `mergeOrder`), so replaying the journal after a crash rebuilds exactly the
+ * batches whose outputs may already have been published, and gives the same alert ids.
+ */
+export interface JournalEntry {
+  seq: number;
+  ranges: BatchRange[];
+}
+
+/** The engine's state after batch `seq`, with the input positions that state reflects. */
+export interface Checkpoint {
+  seq: number;
+  /** `topic/partition` → the offset of the next record to process. */
+  positions: Record<string, number>;
+  /** The engine snapshot, as JSON text. */
+  state: string;
+  /** Wall-clock time of the checkpoint, epoch ms. */
+  createdAt: number;
+}
+
+/** What a store holds for a task: the newest complete checkpoint and the journal after it, in order. */
+export interface StoredState {
+  checkpoint?: Checkpoint;
+  journal: JournalEntry[];
+  /** Checkpoints found but unusable (incomplete, corrupt), with why; an older one was used. */
+  problems: string[];
+}
+
+/**
+ * Durable state of one pipeline task (the engine of one consumer group): checkpoints of the
+ * engine's window state with the input positions they reflect, and the journal of the batches
+ * processed since. Contract: `appendJournal` and `saveCheckpoint` resolve once durable; calls
+ * do not overlap; after `saveCheckpoint(c)` resolved, `load` returns `c` (or a newer one) and
+ * the journal entries after `c.seq` that were appended; a checkpoint that was being written
+ * when the process died is never returned half-written: `load` falls back to the one before.
+ */
+export interface CheckpointStore {
+  load(): Promise<StoredState>;
+  appendJournal(entries: JournalEntry[]): Promise<void>;
+  /** Returns the stored size in bytes (compressed). */
+  saveCheckpoint(checkpoint: Checkpoint): Promise<number>;
+}
+
+/**
+ * Journal entries are kept in a ring of this many slots per task; the pipeline checkpoints
+ * before the entries since the last checkpoint could fill half of it.
+ */
+export const JOURNAL_SLOTS = 4096;
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/** A checkpoint's state as stored: gzip (on the thread pool, off the event loop), with its hash. */
+export async function encodeState(state: string): Promise<{ bytes: Buffer; sha256: string }> {
+  const bytes = await gzipAsync(Buffer.from(state, 'utf8'), { level: 1 });
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+export async function decodeState(bytes: Buffer, sha256: string): Promise<string> {
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== sha256) throw new Error(`its hash is ${actual.slice(0, 12)}…, not ${sha256.slice(0, 12)}…`);
+  return (await gunzipAsync(bytes)).toString('utf8');
+}
+
+/** The journal entries that continue a checkpoint: sequence numbers after it, without a gap. */
+export function journalAfter(entries: Iterable<JournalEntry>, seq: number): JournalEntry[] {
+  const bySeq = new Map<number, JournalEntry>();
+  for (const e of entries) if (e.seq > seq) bySeq.set(e.seq, e);
+  const out: JournalEntry[] = [];
+  for (let next = seq + 1; bySeq.has(next); next++) out.push(bySeq.get(next)!);
+  return out;
+}

@@ -136,6 +136,7 @@ async function runOnKafka(
   try {
     await ensureTopics(client, kafka, logger);
     const producer = await client.producer({ compression: config.sinks.kafka.compression });
+    const checkpointProducer = await client.producer();
     pipeline = new StreamPipeline(
       {
         source: new KafkaSource(client, kafka),
@@ -147,11 +148,12 @@ async function runOnKafka(
             maxBatchBytes: config.sinks.kafka.max_batch_bytes,
           }),
         ],
-        store: new KafkaCheckpointStore(client, producer, kafka.topics.state, kafka.group_id),
+        store: new KafkaCheckpointStore(client, producer, kafka.topics.state, kafka.group_id, checkpointProducer),
         logger,
         observe: {
           batchLatency: (s) => metrics.batchLatency.observe(s),
           processSeconds: (s) => metrics.processSeconds.observe(s),
+          endToEnd: (s) => metrics.endToEnd.observe(s),
         },
       },
       {
@@ -235,6 +237,7 @@ async function runOnKafka(
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       await producer.close().catch(() => undefined);
+      await checkpointProducer.close().catch(() => undefined);
     }
     // Everything is written and committed; a connection the client library keeps retrying
     // (after a broker restart, say) must not keep the process from exiting.

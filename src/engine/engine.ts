@@ -7,7 +7,7 @@ import { accessorFor, type Accessor } from '../rules/sigma/fieldPath.js';
 import { ALERT_SAMPLE_SIZE, stableId, type Action, type ActionTargetKind, type Alert, type Entities } from './alert.js';
 import { scalarText, type Correlator, type CorrelatorStats, type Firing, type Hit } from './correlations/correlator.js';
 import { correlators } from './correlations/index.js';
-import { KeyedState, type KeyedSnapshot } from './keyedState.js';
+import { DeferredSnapshot, KeyedState, type KeyedSnapshot } from './keyedState.js';
 import { RuleIndex } from './ruleIndex.js';
 
 export interface EngineOptions {
@@ -70,6 +70,16 @@ export interface EngineStats extends EngineCounters {
   matches: Record<string, number>;
   /** Actions tracked for de-duplication now. */
   actionsTracked: number;
+}
+
+/** An incremental snapshot of the engine (`Engine.beginSnapshot`). */
+export interface SnapshotInProgress {
+  /** Writes up to `budget` more groups; true once the snapshot is complete. */
+  step(budget: number): boolean;
+  /** The snapshot as JSON text; completes it first if need be. */
+  text(): string;
+  /** Gives it up: the engine stops copying groups before changing them. */
+  abandon(): void;
 }
 
 /** What `snapshot` returns and `restore` takes: plain JSON. */
@@ -289,17 +299,33 @@ export class Engine {
   }
 
   /** The whole state, as JSON, so a restarted engine continues its windows. */
-  snapshot(): EngineSnapshot {
+  snapshot(deferred?: DeferredSnapshot): EngineSnapshot {
     const correlatorState: Record<string, unknown> = {};
-    for (const [uid, c] of this.correlatorsByUid) correlatorState[uid] = c.snapshot();
+    for (const [uid, c] of this.correlatorsByUid) correlatorState[uid] = c.snapshot(deferred);
     return {
       version: 1,
       maxTime: Number.isFinite(this.maxTime) ? this.maxTime : null,
       lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
       counters: { ...this.counters },
-      suppression: this.suppression.snapshot((t) => t),
-      actions: this.actionsInForce.snapshot((t) => t),
+      suppression: this.suppression.snapshot((t) => t, deferred),
+      actions: this.actionsInForce.snapshot((t) => t, deferred),
       correlators: correlatorState,
+    };
+  }
+
+  /**
+   * The state as it is now, written a slice at a time while the engine goes on: `step` between
+   * batches until it returns true, then `text` is the JSON that `restore` takes (parsed). The
+   * engine copies a group just before it changes one not yet written, so the result is exactly
+   * the state when the snapshot began, without stopping the engine for the whole of it.
+   */
+  beginSnapshot(): SnapshotInProgress {
+    const deferred = new DeferredSnapshot();
+    const skeleton = JSON.stringify(this.snapshot(deferred));
+    return {
+      step: (budget) => deferred.step(budget),
+      text: () => deferred.text(skeleton),
+      abandon: () => deferred.end(),
     };
   }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /** A new empty list, for `touch` on list-valued state without a closure per call. */
 export function emptyList<T>(): T[] {
   return [];
@@ -13,6 +15,175 @@ interface Slot<V> {
   value: V;
   /** Touched since the slot last reached the head of the eviction order. */
   used: boolean;
+  /** The incremental snapshot that has this slot's value already (or that began before it existed). */
+  mark: number;
+  /** The slot's place in the order that snapshot writes. */
+  index: number;
+}
+
+let snapshotIds = 0;
+
+/**
+ * A snapshot of one KeyedState taken without stopping the engine: the order of the groups is
+ * fixed when it begins, and each group's value is written either when `step` reaches it or,
+ * if the engine is about to change it first, just before that change (copy on write). Groups
+ * created after the beginning are not in it. The result is the state as it was when it began.
+ */
+class IncrementalSnapshot<V, S> implements DeferredPart {
+  readonly id = ++snapshotIds;
+  private readonly keys: string[] = [];
+  private readonly texts: (string | undefined)[];
+  private next = 0;
+  readonly evictions: number;
+
+  constructor(
+    private readonly map: Map<string, Slot<V>>,
+    private readonly save: (value: V) => S,
+    evictions: number,
+  ) {
+    this.evictions = evictions;
+    let i = 0;
+    for (const [key, slot] of map) {
+      this.keys.push(key);
+      slot.index = i++;
+    }
+    this.texts = new Array<string | undefined>(i);
+  }
+
+  preserve(key: string, slot: Slot<V>): void {
+    if (slot.mark === this.id) return;
+    slot.mark = this.id;
+    this.texts[slot.index] = JSON.stringify(slot.used ? [key, this.save(slot.value), 1] : [key, this.save(slot.value)]);
+  }
+
+  get done(): boolean {
+    return this.next >= this.keys.length;
+  }
+
+  /** Writes up to `budget` more groups; returns the budget left. */
+  step(budget: number): number {
+    const { keys, map } = this;
+    while (budget > 0 && this.next < keys.length) {
+      const key = keys[this.next++]!;
+      const slot = map.get(key);
+      if (slot) this.preserve(key, slot);
+      budget--;
+    }
+    return budget;
+  }
+
+  private sealed: string | undefined;
+
+  /** The `entries` array as JSON text, once every group is written (joined once, then kept). */
+  entriesText(): string {
+    if (this.sealed === undefined) {
+      const missing = this.texts.findIndex((t) => t === undefined);
+      if (missing >= 0) throw new Error(`incremental snapshot lost the group ${this.keys[missing]}`);
+      this.sealed = `[${this.texts.join(',')}]`;
+      this.texts.length = 0;
+    }
+    return this.sealed;
+  }
+}
+
+/**
+ * The group maps of an engine snapshot taken incrementally (`Engine.beginSnapshot`): the
+ * snapshot's skeleton (counters, epochs, marks) is written at once with a placeholder where
+ * each map's entries go; `step` writes groups a slice at a time between batches, and `text`
+ * puts the entries in place.
+ */
+export class DeferredSnapshot {
+  private readonly parts: { state?: KeyedState<unknown>; snap: DeferredPart }[] = [];
+  private readonly nonce = randomBytes(8).toString('hex');
+  private current = 0;
+
+  /** Called by KeyedState.snapshot: the placeholder that stands for the map's entries. */
+  register<V, S>(state: KeyedState<V>, snap: IncrementalSnapshot<V, S>): string {
+    this.parts.push({ state: state as KeyedState<unknown>, snap });
+    return this.placeholder();
+  }
+
+  /**
+   * A placeholder for a list written later, item by item. The caller hands over a copy of the
+   * list whose items are never changed (a shallow copy of a list of immutable records).
+   */
+  list<T, S>(items: readonly T[], save: (item: T) => S): S[] {
+    this.parts.push({ snap: new ListSnapshot(items, save) });
+    return this.placeholder() as unknown as S[];
+  }
+
+  private placeholder(): string {
+    return `@deferred:${this.nonce}:${this.parts.length - 1}@`;
+  }
+
+  /** Writes up to `budget` more groups (a map with none left costs one); true once all are written. */
+  step(budget: number): boolean {
+    while (this.current < this.parts.length && budget > 0) {
+      const { state, snap } = this.parts[this.current]!;
+      budget = snap.step(budget);
+      if (!snap.done) return false;
+      snap.entriesText(); // join it now, in this slice, rather than all maps at the end
+      state?.endSnapshot(snap as IncrementalSnapshot<unknown, unknown>); // every group written: no more copies
+      this.current++;
+      budget--;
+    }
+    return this.current >= this.parts.length;
+  }
+
+  /** The snapshot as JSON text; `skeleton` is JSON.stringify of the object with placeholders. */
+  text(skeleton: string): string {
+    if (!this.step(Number.POSITIVE_INFINITY)) throw new Error('unreachable');
+    const pieces = skeleton.split(new RegExp(`"@deferred:${this.nonce}:(\\d+)@"`));
+    let out = pieces[0]!;
+    for (let i = 1; i < pieces.length; i += 2)
+      out += this.parts[Number(pieces[i])]!.snap.entriesText() + pieces[i + 1]!;
+    this.end();
+    return out;
+  }
+
+  /** Stops the copy-on-write of every map (the snapshot is given up, or done). */
+  end(): void {
+    for (const { state, snap } of this.parts) state?.endSnapshot(snap as IncrementalSnapshot<unknown, unknown>);
+  }
+}
+
+/** A part of a deferred snapshot: written in steps, then read as JSON text. */
+interface DeferredPart {
+  readonly done: boolean;
+  /** Writes up to `budget` more items; returns the budget left. */
+  step(budget: number): number;
+  entriesText(): string;
+}
+
+/** A list that no longer changes, written item by item. */
+class ListSnapshot<T, S> implements DeferredPart {
+  private readonly texts: string[] = [];
+  private next = 0;
+  private sealed: string | undefined;
+
+  constructor(
+    private readonly items: readonly T[],
+    private readonly save: (item: T) => S,
+  ) {}
+
+  get done(): boolean {
+    return this.next >= this.items.length;
+  }
+
+  step(budget: number): number {
+    while (budget > 0 && this.next < this.items.length) {
+      this.texts.push(JSON.stringify(this.save(this.items[this.next++]!)));
+      budget--;
+    }
+    return budget;
+  }
+
+  entriesText(): string {
+    this.step(Number.POSITIVE_INFINITY);
+    this.sealed ??= `[${this.texts.join(',')}]`;
+    this.texts.length = 0;
+    return this.sealed;
+  }
 }
 
 /**
@@ -24,9 +195,14 @@ interface Slot<V> {
  * entry, moving used ones to the back (clearing the mark) and evicting the first unused one.
  * Reordering the Map on every touch (delete + set) would be exact LRU but costs more than the
  * whole rule evaluation on large maps, and leaves holes that double the Map's memory.
+ *
+ * Contract for callers: a value returned by `peek` is read, never changed; values are changed
+ * only through what `touch`, `entries` and `sweep` hand out, and replaced with `set`. That is
+ * what lets an incremental snapshot copy a group just before it changes.
  */
 export class KeyedState<V> {
   private readonly map = new Map<string, Slot<V>>();
+  private snap: IncrementalSnapshot<V, unknown> | undefined;
   evictions = 0;
 
   constructor(readonly maxKeys: number) {}
@@ -39,11 +215,12 @@ export class KeyedState<V> {
   touch(key: string, init: () => V): V {
     const slot = this.map.get(key);
     if (slot !== undefined) {
+      this.snap?.preserve(key, slot);
       slot.used = true;
       return slot.value;
     }
     const value = init();
-    this.map.set(key, { value, used: false });
+    this.map.set(key, this.slot(value));
     this.evictOverflow();
     return value;
   }
@@ -52,26 +229,37 @@ export class KeyedState<V> {
   set(key: string, value: V): void {
     const slot = this.map.get(key);
     if (slot !== undefined) {
+      this.snap?.preserve(key, slot);
       slot.value = value;
       slot.used = true;
       return;
     }
-    this.map.set(key, { value, used: false });
+    this.map.set(key, this.slot(value));
     this.evictOverflow();
   }
 
-  /** The group's state without marking it used. */
+  /** The group's state without marking it used. Read it; do not change it. */
   peek(key: string): V | undefined {
     return this.map.get(key)?.value;
   }
 
   delete(key: string): void {
+    if (this.snap) {
+      const slot = this.map.get(key);
+      if (slot) this.snap.preserve(key, slot);
+    }
     this.map.delete(key);
+  }
+
+  private slot(value: V): Slot<V> {
+    // A group born during an incremental snapshot is not part of it.
+    return { value, used: false, mark: this.snap?.id ?? 0, index: -1 };
   }
 
   private evictOverflow(): void {
     while (this.map.size > this.maxKeys) {
       const [key, slot] = this.map.entries().next().value as [string, Slot<V>];
+      this.snap?.preserve(key, slot);
       this.map.delete(key);
       if (slot.used) {
         slot.used = false;
@@ -80,29 +268,51 @@ export class KeyedState<V> {
     }
   }
 
-  /** Drops every group for which `expired` says so (expired windows, stale sessions). */
+  /** Drops every group for which `expired` says so (expired windows, stale sessions); it may change the others. */
   sweep(expired: (value: V, key: string) => boolean): void {
-    for (const [key, slot] of this.map) if (expired(slot.value, key)) this.map.delete(key);
+    for (const [key, slot] of this.map) {
+      this.snap?.preserve(key, slot);
+      if (expired(slot.value, key)) this.map.delete(key);
+    }
   }
 
+  /** Every group, to read or change. */
   *entries(): IterableIterator<[string, V]> {
-    for (const [key, slot] of this.map) yield [key, slot.value];
+    for (const [key, slot] of this.map) {
+      this.snap?.preserve(key, slot);
+      yield [key, slot.value];
+    }
   }
 
   /**
    * In eviction order (stalest first), with each group's used mark (a trailing 1), so a restore
-   * rebuilds the same order and evicts exactly what the engine before it would have.
+   * rebuilds the same order and evicts exactly what the engine before it would have. Given a
+   * DeferredSnapshot, returns at once with a placeholder for the entries and writes them
+   * incrementally as the DeferredSnapshot is stepped.
    */
-  snapshot<S>(save: (value: V) => S): KeyedSnapshot<S> {
+  snapshot<S>(save: (value: V) => S, deferred?: DeferredSnapshot): KeyedSnapshot<S> {
+    if (deferred) {
+      if (this.snap) throw new Error('a snapshot of this state is already in progress');
+      const snap = new IncrementalSnapshot<V, S>(this.map, save, this.evictions);
+      this.snap = snap as IncrementalSnapshot<V, unknown>;
+      return { evictions: this.evictions, entries: deferred.register(this, snap) as unknown as [string, S, 1?][] };
+    }
     return {
       evictions: this.evictions,
       entries: [...this.map].map(([k, s]): [string, S, 1?] => (s.used ? [k, save(s.value), 1] : [k, save(s.value)])),
     };
   }
 
+  /** Ends the incremental snapshot `snap` (done or given up): changes no longer copy first. */
+  endSnapshot(snap: IncrementalSnapshot<V, unknown>): void {
+    if (this.snap === snap) this.snap = undefined;
+  }
+
   restore<S>(snap: KeyedSnapshot<S>, load: (saved: S) => V): void {
     this.map.clear();
     this.evictions = snap.evictions;
-    for (const [k, s, used] of snap.entries) this.map.set(k, { value: load(s), used: used === 1 });
+    for (const [k, s, used] of snap.entries) this.map.set(k, { value: load(s), used: used === 1, mark: 0, index: -1 });
   }
 }
+
+export type { IncrementalSnapshot };

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Action, Alert } from '../engine/alert.js';
-import type { DroppedAction, Engine, EngineSnapshot } from '../engine/engine.js';
+import type { DroppedAction, Engine, EngineSnapshot, SnapshotInProgress } from '../engine/engine.js';
 import type { DeadLetter } from '../events/deadLetter.js';
 import type { Ingest, IngestResult } from '../events/ingest.js';
 import { AuthwatchError } from '../errors.js';
@@ -45,7 +45,12 @@ export interface StreamPipelineDeps {
   store: CheckpointStore;
   logger: Logger;
   /** Observes batch latency and engine time (the Metrics histograms). */
-  observe?: { batchLatency(seconds: number): void; processSeconds(seconds: number): void };
+  observe?: {
+    batchLatency(seconds: number): void;
+    processSeconds(seconds: number): void;
+    /** From the Kafka timestamp of a batch's oldest record to its outputs written. */
+    endToEnd?(seconds: number): void;
+  };
 }
 
 /** What /readyz and the status line report. */
@@ -64,6 +69,8 @@ interface Item {
   result: IngestResult;
   bytes: Uint8Array;
   fetchedAt: number;
+  /** The record's Kafka timestamp (the producer's clock, or the broker's). */
+  timestamp: number;
 }
 
 interface BatchJob {
@@ -75,6 +82,8 @@ interface BatchJob {
   out: SinkBatch;
   records: number;
   fetchedAt: number;
+  /** Kafka timestamp of the batch's oldest record. */
+  producedAt: number;
   /** Offsets after this batch, for the partitions it touched. */
   positions: [string, number][];
 }
@@ -85,6 +94,15 @@ interface CheckpointJob {
 }
 
 type Job = BatchJob | CheckpointJob;
+
+/**
+ * How long the engine writes its snapshot at a time, in steps of how many groups, and how
+ * often while batches keep coming: a fifth of the time at most, so a checkpoint of a large
+ * state adds milliseconds to detection, not the whole time it takes. When idle it writes on.
+ */
+const SNAPSHOT_SLICE_NS = 2_000_000n;
+const SNAPSHOT_STEP_GROUPS = 100;
+const SNAPSHOT_SLICE_EVERY_NS = 10_000_000n;
 
 /** A write in progress for longer than this makes the pipeline not ready: a sink is unreachable. */
 const SLOW_WRITE_MS = 10_000;
@@ -137,6 +155,18 @@ export class StreamPipeline {
   private assigned: TopicPartition[] = [];
   private seq = 0;
   private lastCheckpoint: { seq: number; at: number; bytes: number } | undefined;
+  /** A checkpoint whose engine snapshot is being written between batches. */
+  private snapshotting:
+    | {
+        seq: number;
+        positions: Record<string, number>;
+        createdAt: number;
+        snapshot: SnapshotInProgress;
+        started: bigint;
+        busyNs: bigint;
+        lastSlice: bigint;
+      }
+    | undefined;
   /** Checkpoints queued and not yet stored. */
   private checkpointsQueued = 0;
   /** The batch the newest checkpoint (stored or queued) was taken after. */
@@ -259,7 +289,8 @@ export class StreamPipeline {
       engine: this.deps.engine.stats(),
       pipeline: this.counters,
       lag: this.lag(),
-      checkpointAgeSeconds: last ? (this.now() - last.at) / 1000 : undefined,
+      // A checkpoint that covers every processed batch is as good as a new one.
+      checkpointAgeSeconds: last ? (last.seq === this.seq ? 0 : (this.now() - last.at) / 1000) : undefined,
       checkpointBytes: last?.bytes ?? 0,
       ready: this.isReady(),
     };
@@ -272,7 +303,11 @@ export class StreamPipeline {
     this.consumerUp = true;
     const { logger, source } = this.deps;
     const revoked = this.assembler.assign(assignment);
-    for (const p of revoked) this.paused.delete(partitionKey(p));
+    for (const p of revoked) {
+      // Its queued records are dropped: if it comes back, reading resumes where processing stopped.
+      this.paused.delete(partitionKey(p));
+      this.fetchedTo.delete(partitionKey(p));
+    }
     this.assigned = assignment;
     if (revoked.length > 0) {
       logger.info(
@@ -409,7 +444,7 @@ export class StreamPipeline {
       pending.push({
         offset: r.offset,
         time: result.ok ? result.event.time : -Infinity,
-        item: { result, bytes, fetchedAt: now },
+        item: { result, bytes, fetchedAt: now, timestamp: r.timestamp },
       });
     }
     if (pending.length === 0) return;
@@ -472,6 +507,11 @@ export class StreamPipeline {
       }
       if (!taken.batch) {
         this.maybeCheckpoint();
+        this.stepSnapshot(true);
+        if (this.snapshotting) {
+          await yieldToEventLoop(); // idle: go on writing the snapshot
+          continue;
+        }
         const checkpointAt = this.lastCheckpointStart + this.options.checkpointIntervalMs;
         const until = Math.min(taken.retryAt ?? Number.POSITIVE_INFINITY, checkpointAt);
         await this.wake.wait(Math.max(10, until - this.now()));
@@ -480,10 +520,14 @@ export class StreamPipeline {
       this.process(taken.batch);
       this.resumeDrained();
       this.maybeCheckpoint();
+      this.stepSnapshot(false);
       await yieldToEventLoop();
     }
     // The batch boundary the stop (or failure) left: checkpoint it so a restart re-reads nothing.
-    if (this.stopping && !this.failure && this.restored && this.seq !== this.checkpointedSeq) this.enqueueCheckpoint();
+    if (this.stopping && !this.failure && this.restored) {
+      if (this.snapshotting?.seq === this.seq) this.finishSnapshot();
+      else if (this.seq !== this.checkpointedSeq || this.snapshotting) this.enqueueCheckpoint();
+    }
     this.processingDone = true;
     this.queued.notify();
   }
@@ -513,9 +557,11 @@ export class StreamPipeline {
       dropped: [] as DroppedAction[],
     };
     let fetchedAt = Number.POSITIVE_INFINITY;
+    let producedAt = Number.POSITIVE_INFINITY;
     for (const r of batch.records) {
       const { result, bytes } = r.item;
       if (r.item.fetchedAt < fetchedAt) fetchedAt = r.item.fetchedAt;
+      if (r.item.timestamp < producedAt) producedAt = r.item.timestamp;
       if (!result.ok) {
         out.deadLetters.push(result.deadLetter);
         continue;
@@ -562,6 +608,7 @@ export class StreamPipeline {
       out: { alerts: out.alerts, actions: out.actions, deadLetters: out.deadLetters },
       records: batch.records.length,
       fetchedAt,
+      producedAt,
       positions,
     });
     this.inflightBatches++;
@@ -584,38 +631,99 @@ export class StreamPipeline {
     );
   }
 
-  /** Checkpoints when the interval has passed and batches were processed since the last one. */
+  /**
+   * Begins a checkpoint when the interval has passed and batches were processed since the last
+   * one (or the journal would outgrow its ring). The engine state is written a slice at a time
+   * between batches (`stepSnapshot`), so a large state does not stall detection.
+   */
   private maybeCheckpoint(): void {
-    if (this.checkpointsQueued > 0 || this.seq === this.checkpointedSeq) return;
+    if (this.snapshotting || this.checkpointsQueued > 0 || this.seq === this.checkpointedSeq) return;
     const due = this.now() - this.lastCheckpointStart >= this.options.checkpointIntervalMs;
     const journalFull = this.seq - (this.lastCheckpoint?.seq ?? 0) >= JOURNAL_SLOTS / 2;
-    if (due || journalFull) this.enqueueCheckpoint();
+    if (!due && !journalFull) return;
+    this.lastCheckpointStart = this.now();
+    this.checkpointedSeq = this.seq;
+    this.snapshotting = {
+      seq: this.seq,
+      positions: Object.fromEntries(this.positions),
+      createdAt: this.now(),
+      snapshot: this.deps.engine.beginSnapshot(),
+      started: process.hrtime.bigint(),
+      busyNs: 0n,
+      lastSlice: 0n,
+    };
   }
 
-  /** Snapshots the engine at this batch boundary; the writer stores it after the batches before it. */
-  private enqueueCheckpoint(): void {
-    this.lastCheckpointStart = this.now();
-    this.checkpointsQueued++;
-    this.checkpointedSeq = this.seq;
-    this.jobs.push({
-      kind: 'checkpoint',
-      checkpoint: {
-        seq: this.seq,
-        positions: Object.fromEntries(this.positions),
-        state: JSON.stringify(this.deps.engine.snapshot()),
-        createdAt: this.now(),
+  /**
+   * Writes the snapshot in progress for a slice of time (between batches, at most one slice
+   * every SNAPSHOT_SLICE_EVERY_NS); queues the checkpoint when it is complete.
+   */
+  private stepSnapshot(idle: boolean): void {
+    const s = this.snapshotting;
+    if (!s) return;
+    const start = process.hrtime.bigint();
+    if (!idle && start - s.lastSlice < SNAPSHOT_SLICE_EVERY_NS) return;
+    s.lastSlice = start;
+    let done = false;
+    while (!done && process.hrtime.bigint() - start < SNAPSHOT_SLICE_NS) done = s.snapshot.step(SNAPSHOT_STEP_GROUPS);
+    s.busyNs += process.hrtime.bigint() - start;
+    if (done) this.finishSnapshot();
+  }
+
+  /** Completes the snapshot in progress at once and queues its checkpoint. */
+  private finishSnapshot(): void {
+    const s = this.snapshotting;
+    if (!s) return;
+    const start = process.hrtime.bigint();
+    this.snapshotting = undefined;
+    const state = s.snapshot.text();
+    this.deps.logger.debug(
+      {
+        seq: s.seq,
+        chars: state.length,
+        busy_ms: Number(s.busyNs + process.hrtime.bigint() - start) / 1e6,
+        elapsed_ms: Number(process.hrtime.bigint() - s.started) / 1e6,
       },
-    });
+      'Engine state snapshotted for a checkpoint.',
+    );
+    this.pushCheckpoint({ seq: s.seq, positions: s.positions, state, createdAt: s.createdAt });
+  }
+
+  /**
+   * Snapshots the engine at this batch boundary at once (on stop, or to retire a journal), giving
+   * up a snapshot in progress; the writer stores it after the batches before it.
+   */
+  private enqueueCheckpoint(): void {
+    this.snapshotting?.snapshot.abandon();
+    this.snapshotting = undefined;
+    this.lastCheckpointStart = this.now();
+    this.checkpointedSeq = this.seq;
+    const state = this.deps.engine.beginSnapshot().text();
+    this.pushCheckpoint({ seq: this.seq, positions: Object.fromEntries(this.positions), state, createdAt: this.now() });
+  }
+
+  private pushCheckpoint(checkpoint: Checkpoint): void {
+    this.checkpointsQueued++;
+    this.jobs.push({ kind: 'checkpoint', checkpoint });
     this.queued.notify();
   }
 
   // -------------------------------------------------------------------------------- writing
 
+  /**
+   * Writes the jobs in order. A checkpoint is stored once every batch before it is written, but
+   * the batches after it do not wait for it (it may take a while for a large state, and they
+   * have their own journal entries); the next checkpoint waits for it.
+   */
   private async writeLoop(): Promise<void> {
+    let storing: Promise<void> = Promise.resolve();
     for (;;) {
       if (this.failure) return;
       if (this.jobs.length === 0) {
-        if (this.processingDone) return;
+        if (this.processingDone) {
+          await storing;
+          return;
+        }
         await this.queued.wait();
         continue;
       }
@@ -623,9 +731,15 @@ export class StreamPipeline {
       this.writingSince = this.now();
       try {
         if (first.kind === 'checkpoint') {
-          await this.writeCheckpoint(first.checkpoint);
           this.jobs.shift();
-          this.checkpointsQueued--;
+          await storing;
+          storing = this.writeCheckpoint(first.checkpoint).then(
+            () => {
+              this.checkpointsQueued--;
+              this.wake.notify();
+            },
+            (err: unknown) => this.fail(err as Error),
+          );
           continue;
         }
         const group: BatchJob[] = [];
@@ -663,6 +777,8 @@ export class StreamPipeline {
       for (const [key, offset] of job.positions) this.acked.set(key, offset);
       this.counters.batches++;
       this.deps.observe?.batchLatency((now - job.fetchedAt) / 1000);
+      if (job.producedAt > 0 && Number.isFinite(job.producedAt))
+        this.deps.observe?.endToEnd?.((now - job.producedAt) / 1000);
     }
     for (const a of merged.alerts) {
       const entry = this.counters.alerts.get(a.rule_id);

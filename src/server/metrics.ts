@@ -40,7 +40,7 @@ export interface MetricsView {
   pipeline: PipelineCounters;
   /** Records whose outputs are not yet written, per input partition (`topic/partition`). */
   lag: Map<string, number>;
-  /** Wall-clock age of the newest durable checkpoint, seconds; undefined before the first. */
+  /** Wall-clock age of the newest durable checkpoint, seconds (0 while it covers everything processed); undefined before the first. */
   checkpointAgeSeconds: number | undefined;
   checkpointBytes: number;
   ready: boolean;
@@ -107,7 +107,7 @@ export class Metrics {
   );
   private readonly checkpointAge = this.gauge(
     'authwatch_checkpoint_age_seconds',
-    'Seconds since the newest durable checkpoint of the engine state (-1 before the first).',
+    'Seconds since the newest durable checkpoint of the engine state, 0 while it covers every processed batch (-1 before the first).',
   );
   private readonly checkpointBytes = this.gauge(
     'authwatch_checkpoint_bytes',
@@ -131,6 +131,14 @@ export class Metrics {
     name: 'authwatch_batch_latency_seconds',
     help: 'Seconds from fetching the first record of a batch to every sink having written what it produced.',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  /** From the Kafka timestamp of a batch's oldest record (when it was produced) to its outputs written. */
+  readonly endToEnd = new Histogram({
+    name: 'authwatch_end_to_end_latency_seconds',
+    help: "Seconds from the Kafka timestamp of a batch's oldest record (its producer's clock) to every sink having written what the batch produced.",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { createGzip, gunzip } from 'node:zlib';
 
 /** The records of one partition that a batch took: offsets `first` to `last`, both included. */
 export interface BatchRange {
@@ -58,14 +59,35 @@ export interface CheckpointStore {
  * Journal entries are kept in a ring of this many slots per task; the pipeline checkpoints
  * before the entries since the last checkpoint could fill half of it.
  */
-export const JOURNAL_SLOTS = 4096;
+export const JOURNAL_SLOTS = 65536;
 
-const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
-/** A checkpoint's state as stored: gzip (on the thread pool, off the event loop), with its hash. */
+/** Characters of state turned into bytes at a time, between which the event loop runs. */
+const ENCODE_CHARS = 1 << 20;
+
+/**
+ * A checkpoint's state as stored: gzip, with its hash. The text goes to the compressor a
+ * megabyte at a time (compression itself runs on the thread pool), so encoding a state of
+ * tens of megabytes never holds the event loop for long.
+ */
 export async function encodeState(state: string): Promise<{ bytes: Buffer; sha256: string }> {
-  const bytes = await gzipAsync(Buffer.from(state, 'utf8'), { level: 1 });
+  const gz = createGzip({ level: 1 });
+  const out: Buffer[] = [];
+  gz.on('data', (chunk: Buffer) => out.push(chunk));
+  const ended = once(gz, 'end');
+  for (let i = 0; i < state.length; i += ENCODE_CHARS) {
+    // Cut between UTF-16 surrogates would break a character in two; cut one before instead.
+    let end = Math.min(state.length, i + ENCODE_CHARS);
+    const code = state.charCodeAt(end - 1);
+    if (end < state.length && code >= 0xd800 && code <= 0xdbff) end--;
+    if (!gz.write(Buffer.from(state.slice(i, end), 'utf8'))) await once(gz, 'drain');
+    i = end - ENCODE_CHARS;
+    await new Promise((r) => setImmediate(r));
+  }
+  gz.end();
+  await ended;
+  const bytes = Buffer.concat(out);
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 

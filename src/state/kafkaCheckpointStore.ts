@@ -40,11 +40,18 @@ export class KafkaCheckpointStore implements CheckpointStore {
   private readonly prefix: string;
   private slot: number | undefined;
 
+  /**
+   * @param producer writes the journal (it may be the sinks' producer: journal entries are
+   *   written in order with the batches' outputs);
+   * @param checkpoints writes checkpoints, concurrently with the journal: a producer of its own,
+   *   as one idempotent producer must not have two writes to a partition in flight.
+   */
   constructor(
     private readonly client: KafkaClient,
     private readonly producer: KafkaProducer,
     private readonly topic: string,
     task: string,
+    private readonly checkpoints: KafkaProducer = producer,
   ) {
     this.prefix = `authwatch/v1/${task}/`;
   }
@@ -114,7 +121,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
     const chunks = Math.max(1, Math.ceil(bytes.length / CHUNK_BYTES));
     // One chunk per request: the brokers limit a partition's record batch, not just a record.
     for (let i = 0; i < chunks; i++) {
-      await this.producer.send([
+      await this.checkpoints.send([
         {
           topic: this.topic,
           records: [
@@ -135,7 +142,7 @@ export class KafkaCheckpointStore implements CheckpointStore {
       bytes: bytes.length,
       sha256,
     };
-    await this.producer.send([
+    await this.checkpoints.send([
       { topic: this.topic, records: [{ key: `${this.prefix}checkpoint/${slot}`, value: JSON.stringify(meta) }] },
     ]);
     this.slot = slot;

@@ -61,23 +61,35 @@ export class FakeSource implements PartitionedSource {
   private handlers: PartitionedSourceHandlers | undefined;
   private timer: NodeJS.Timeout | undefined;
   private dead = false;
-  private assigning: Promise<void> = Promise.resolve();
+  private assigned: TopicPartition[];
 
   constructor(
     readonly topic: FakeTopic,
     private readonly options: { fetchSize?: number; intervalMs?: number } = {},
-  ) {}
+  ) {
+    this.assigned = topic.assignment;
+  }
 
   async start(handlers: PartitionedSourceHandlers): Promise<void> {
     this.handlers = handlers;
-    this.assigning = handlers.onAssign(this.topic.assignment);
-    await this.assigning;
+    await handlers.onAssign(this.assigned);
     this.timer = setInterval(() => this.fetch(), this.options.intervalMs ?? 2);
+  }
+
+  /**
+   * A rebalance: the group gives this member `assignment`. Like kafkajs, it forgets where it
+   * was reading and its pauses; it reads from the committed offsets unless the handler seeks.
+   */
+  async reassign(assignment: TopicPartition[]): Promise<void> {
+    this.assigned = assignment;
+    this.positions.clear();
+    this.paused.clear();
+    await this.handlers!.onAssign(assignment);
   }
 
   private fetch(): void {
     if (this.dead || !this.handlers) return;
-    for (const p of this.topic.assignment) {
+    for (const p of this.assigned) {
       const key = partitionKey(p);
       if (this.paused.has(key)) continue;
       const records = this.topic.partitions.get(key)!;
@@ -90,7 +102,7 @@ export class FakeSource implements PartitionedSource {
   }
 
   assignment(): TopicPartition[] {
-    return this.topic.assignment;
+    return this.assigned;
   }
 
   pause(partitions: TopicPartition[]): void {

@@ -1,6 +1,7 @@
 import type { AuthEvent } from '../../events/authEvent.js';
 import type { CorrelationRule, CountCondition, Doc } from '../../rules/model.js';
 import { accessorFor, type Accessor } from '../../rules/sigma/fieldPath.js';
+import type { DeferredSnapshot } from '../keyedState.js';
 
 /**
  * One match of a rule a correlation refers to: an event that matched a detection rule, or
@@ -61,7 +62,8 @@ export interface Correlator {
   observe(hit: Hit, watermark: number): Firing | undefined;
   expire(watermark: number): void;
   stats(): CorrelatorStats;
-  snapshot(): unknown;
+  /** With a DeferredSnapshot, group maps are written incrementally (see KeyedState.snapshot). */
+  snapshot(deferred?: DeferredSnapshot): unknown;
   restore(state: unknown): void;
 }
 

@@ -1,5 +1,5 @@
 import type { CorrelationRule } from '../../rules/model.js';
-import { KeyedState, type KeyedSnapshot } from '../keyedState.js';
+import { KeyedState, type DeferredSnapshot, type KeyedSnapshot } from '../keyedState.js';
 import type { Correlator, CorrelatorOptions, CorrelatorStats, Firing, Hit } from './correlator.js';
 
 /** What the correlators built on GroupStateCorrelator write to a snapshot. */
@@ -34,8 +34,8 @@ export abstract class GroupStateCorrelator<V, S> implements Correlator {
     return { keys: this.groups.size, evictions: this.groups.evictions, late: this.late };
   }
 
-  snapshot(): GroupStateSnapshot<S> {
-    return { late: this.late, groups: this.groups.snapshot((v) => this.save(v)) };
+  snapshot(deferred?: DeferredSnapshot): GroupStateSnapshot<S> {
+    return { late: this.late, groups: this.groups.snapshot((v) => this.save(v), deferred) };
   }
 
   restore(state: unknown): void {

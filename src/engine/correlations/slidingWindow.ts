@@ -1,6 +1,6 @@
 import type { CountCondition, CorrelationRule } from '../../rules/model.js';
 import { ALERT_SAMPLE_SIZE } from '../alert.js';
-import { KeyedState, type KeyedSnapshot } from '../keyedState.js';
+import { KeyedState, type DeferredSnapshot, type KeyedSnapshot } from '../keyedState.js';
 import {
   groupReader,
   meetsCondition,
@@ -640,8 +640,8 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
     stats() {
       return { keys: state.size, evictions: state.evictions, late };
     },
-    snapshot(): SavedCorrelator {
-      return { version: 1, epoch: epoch ?? null, late, groups: state.snapshot((w) => w.save()) };
+    snapshot(deferred?: DeferredSnapshot): SavedCorrelator {
+      return { version: 1, epoch: epoch ?? null, late, groups: state.snapshot((w) => w.save(), deferred) };
     },
     restore(saved) {
       const s = parseSaved(saved);

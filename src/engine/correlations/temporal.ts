@@ -1,6 +1,6 @@
 import type { CorrelationRule } from '../../rules/model.js';
 import { ALERT_SAMPLE_SIZE } from '../alert.js';
-import { emptyList, KeyedState, type KeyedSnapshot } from '../keyedState.js';
+import { emptyList, KeyedState, type DeferredSnapshot, type KeyedSnapshot } from '../keyedState.js';
 import {
   groupReader,
   meetsCondition,
@@ -17,6 +17,8 @@ import {
  * and a rule listed several times needs that many hits.
  */
 const HITS_PER_RULE = 32;
+/** How far the orphans may exceed the key limit before the oldest are cut, so cuts are rare. */
+const ORPHAN_SLACK = 1024;
 
 /** One remembered hit; `s` is the arrival sequence, which orders hits of equal event time. */
 interface StoredHit {
@@ -32,6 +34,7 @@ interface TemporalSnapshot {
   groups: KeyedSnapshot<StoredHit[]>;
   newest?: number;
   orphans?: [string, StoredHit][];
+  orphanEvictions?: number;
 }
 
 /** Sigma `temporal`: the referenced rules all match (or `condition` many of them) within the timespan, any order. */
@@ -57,9 +60,12 @@ class TemporalCorrelator implements Correlator {
    * Ordered sequences without a condition: later-step hits of groups with no state yet, in
    * arrival order. Most such hits never complete a sequence (every login is a possible last
    * step), so they are not given group state; only a first step arriving late can still
-   * precede one, and it looks here. Entries older than the watermark are useless and dropped.
+   * precede one, and it looks here. Entries older than the watermark are useless and dropped;
+   * beyond the rule's key limit the oldest go first, counted as evictions.
    */
   private orphans: [string, StoredHit][] = [];
+  private readonly maxOrphans: number;
+  private orphanEvictions = 0;
 
   constructor(
     readonly rule: CorrelationRule,
@@ -67,6 +73,7 @@ class TemporalCorrelator implements Correlator {
     private readonly ordered: boolean,
   ) {
     this.groups = new KeyedState(options.maxKeys);
+    this.maxOrphans = options.maxKeys;
     this.readGroup = groupReader(rule);
     for (const uid of rule.rules) this.need.set(uid, (this.need.get(uid) ?? 0) + 1);
     this.perRuleCap = Math.max(HITS_PER_RULE, ...this.need.values());
@@ -118,7 +125,13 @@ class TemporalCorrelator implements Correlator {
   private dropOrphans(watermark: number): void {
     let drop = 0;
     while (drop < this.orphans.length && this.orphans[drop]![1].t < watermark) drop++;
-    if (drop > 64 || drop === this.orphans.length) this.orphans.splice(0, drop);
+    // Cut in chunks: splicing the front of a long array on every hit would cost more than the hit.
+    const over = this.orphans.length - drop - this.maxOrphans;
+    if (over > ORPHAN_SLACK) {
+      this.orphanEvictions += over;
+      drop += over;
+    }
+    if (drop > 64 || drop === this.orphans.length || over > ORPHAN_SLACK) this.orphans.splice(0, drop);
   }
 
   /** A late hit may precede orphaned later steps of its group: they join its state. */
@@ -239,16 +252,20 @@ class TemporalCorrelator implements Correlator {
   }
 
   stats() {
-    return { keys: this.groups.size, evictions: this.groups.evictions, late: this.late };
+    return { keys: this.groups.size, evictions: this.groups.evictions + this.orphanEvictions, late: this.late };
   }
 
-  snapshot(): TemporalSnapshot {
+  snapshot(deferred?: DeferredSnapshot): TemporalSnapshot {
     return {
       late: this.late,
       seq: this.seq,
-      groups: this.groups.snapshot((hits) => hits.map((h) => ({ ...h }))),
+      orphanEvictions: this.orphanEvictions,
+      groups: this.groups.snapshot((hits) => hits.map((h) => ({ ...h })), deferred),
       newest: Number.isFinite(this.newest) ? this.newest : undefined,
-      orphans: this.orphans.map(([k, h]) => [k, { ...h }]),
+      // Orphans are records that never change once stored: a shallow copy is the state now.
+      orphans: deferred
+        ? deferred.list(this.orphans.slice(), ([k, h]): [string, StoredHit] => [k, { ...h }])
+        : this.orphans.map(([k, h]) => [k, { ...h }]),
     };
   }
 
@@ -256,6 +273,7 @@ class TemporalCorrelator implements Correlator {
     const s = state as TemporalSnapshot;
     this.late = s.late;
     this.seq = s.seq;
+    this.orphanEvictions = s.orphanEvictions ?? 0;
     this.groups.restore(s.groups, (hits) => hits.map((h) => ({ ...h })));
     this.newest = s.newest ?? Number.NEGATIVE_INFINITY;
     this.orphans = (s.orphans ?? []).map(([k, h]) => [k, { ...h }]);

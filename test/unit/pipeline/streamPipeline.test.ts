@@ -254,6 +254,23 @@ describe('StreamPipeline', () => {
     expect(proc.pipeline.health()).toMatchObject({ running: false, failure: expect.stringMatching(/refused/) });
   });
 
+  it('processes every record once when a partition is taken away with records queued, then given back', async () => {
+    const { lines } = authTraffic({ seed: 9, events: 3000 });
+    const topic = new FakeTopic('in', 2);
+    produce(topic, lines, 2);
+    const log = new SinkLog();
+    const proc = engineProcess(topic, new MemoryStore(), log, { maxInflightBatches: 1 });
+    proc.sink.hold();
+    await until(() => proc.ingest.counters.records > 600, 'records queued behind a held write');
+    await proc.source.reassign([{ topic: 'in', partition: 0 }]);
+    await proc.source.reassign(topic.assignment);
+    proc.sink.release();
+    await until(caughtUp(proc, topic), 'all records');
+    await proc.pipeline.stop();
+    expect(proc.engine.counters.events).toBe(lines.length);
+    expect(ids(log.alerts)).toEqual(ids(expectedAlerts(lines)));
+  });
+
   it('after a graceful stop, a restart re-reads nothing and carries the windows on', async () => {
     const { lines } = authTraffic({ seed: 8, events: 4000 });
     const topic = new FakeTopic('in', 3);

@@ -128,6 +128,19 @@ describe('temporal_ordered', () => {
     expect(feed.hit(uid('login_failed'), failure)?.eventIds[0]).toBe(failure.id);
   });
 
+  it('bounds the later steps held for a late first step by the key limit, evicting the oldest', () => {
+    const { rule, uid } = ordered('[login_failed, login_ok]');
+    const feed = new Feed(temporalOrdered, rule, { maxKeys: 100, allowedLatenessMs: 60 * MINUTE });
+    // 3,000 successful logins of distinct users with no failure before: all held, up to the limit.
+    for (let i = 0; i < 3000; i++) feed.hit(uid('login_ok'), event(T0 + i * SECOND, { user: { name: `u${i}` } }));
+    const held = (feed.correlator.snapshot() as { orphans: unknown[] }).orphans.length;
+    expect(held).toBeLessThanOrEqual(100 + 1024);
+    expect(feed.correlator.stats().evictions).toBe(3000 - held);
+    // The newest are kept: a late failure of the last user still completes its sequence.
+    const late = event(T0 + 2998 * SECOND, { user: { name: 'u2999' } });
+    expect(feed.hit(uid('login_failed'), late)?.count).toBe(2);
+  });
+
   it('counts hits older than the allowed lateness and ignores them', () => {
     const { rule, uid } = ordered('[login_failed, login_ok]');
     const feed = new Feed(temporalOrdered, rule);

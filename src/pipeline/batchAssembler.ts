@@ -99,6 +99,11 @@ export class BatchAssembler<T> {
     return this.queues.get(partitionKey(p))?.length ?? 0;
   }
 
+  /** The offset after the last record queued (or expected) for a partition; 0 when none. */
+  fetchedTo(p: TopicPartition): number {
+    return Math.max(0, this.queues.get(partitionKey(p))?.fetchedTo ?? 0);
+  }
+
   /** Adds partitions and drops those no longer assigned, with their records; returns the dropped ones. */
   assign(assignment: readonly TopicPartition[]): TopicPartition[] {
     const keep = new Set(assignment.map(partitionKey));

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Action, Alert } from '../engine/alert.js';
-import type { DroppedAction, Engine, EngineSnapshot, SnapshotInProgress } from '../engine/engine.js';
+import type { DroppedAction, Engine, EngineSnapshot } from '../engine/engine.js';
 import type { DeadLetter } from '../events/deadLetter.js';
 import type { Ingest, IngestResult } from '../events/ingest.js';
 import { AuthwatchError } from '../errors.js';
@@ -10,14 +10,9 @@ import { newPipelineCounters } from '../server/metrics.js';
 import type { Sink, SinkBatch } from '../sinks/sink.js';
 import { isEmptyBatch } from '../sinks/sink.js';
 import { partitionKey, type PartitionFetch, type PartitionedSource, type TopicPartition } from '../sources/source.js';
-import {
-  JOURNAL_SLOTS,
-  type BatchRange,
-  type Checkpoint,
-  type CheckpointStore,
-  type JournalEntry,
-} from '../state/checkpointStore.js';
+import { type BatchRange, type Checkpoint, type CheckpointStore, type JournalEntry } from '../state/checkpointStore.js';
 import { BatchAssembler, type AssembledBatch, type Pending } from './batchAssembler.js';
+import { CheckpointScheduler } from './checkpointScheduler.js';
 import { Signal, sleep } from './signal.js';
 
 export interface StreamPipelineOptions {
@@ -95,15 +90,6 @@ interface CheckpointJob {
 
 type Job = BatchJob | CheckpointJob;
 
-/**
- * How long the engine writes its snapshot at a time, in steps of how many groups, and how
- * often while batches keep coming: a fifth of the time at most, so a checkpoint of a large
- * state adds milliseconds to detection, not the whole time it takes. When idle it writes on.
- */
-const SNAPSHOT_SLICE_NS = 2_000_000n;
-const SNAPSHOT_STEP_GROUPS = 100;
-const SNAPSHOT_SLICE_EVERY_NS = 10_000_000n;
-
 /** A write in progress for longer than this makes the pipeline not ready: a sink is unreachable. */
 const SLOW_WRITE_MS = 10_000;
 
@@ -154,24 +140,7 @@ export class StreamPipeline {
   private writingSince: number | undefined;
   private assigned: TopicPartition[] = [];
   private seq = 0;
-  private lastCheckpoint: { seq: number; at: number; bytes: number } | undefined;
-  /** A checkpoint whose engine snapshot is being written between batches. */
-  private snapshotting:
-    | {
-        seq: number;
-        positions: Record<string, number>;
-        createdAt: number;
-        snapshot: SnapshotInProgress;
-        started: bigint;
-        busyNs: bigint;
-        lastSlice: bigint;
-      }
-    | undefined;
-  /** Checkpoints queued and not yet stored. */
-  private checkpointsQueued = 0;
-  /** The batch the newest checkpoint (stored or queued) was taken after. */
-  private checkpointedSeq = -1;
-  private lastCheckpointStart: number;
+  private readonly checkpoints: CheckpointScheduler;
   private restored = false;
   private ready = false;
   private consumerUp = false;
@@ -190,7 +159,7 @@ export class StreamPipeline {
       maxRecords: options.batchMaxRecords,
       partitionWaitMs: options.partitionWaitMs,
     });
-    this.lastCheckpointStart = this.now();
+    this.checkpoints = new CheckpointScheduler(deps.engine, deps.logger, options.checkpointIntervalMs, this.now);
   }
 
   /**
@@ -283,15 +252,13 @@ export class StreamPipeline {
   }
 
   metricsView(): MetricsView {
-    const last = this.lastCheckpoint;
     return {
       ingest: this.deps.ingest.counters,
       engine: this.deps.engine.stats(),
       pipeline: this.counters,
       lag: this.lag(),
-      // A checkpoint that covers every processed batch is as good as a new one.
-      checkpointAgeSeconds: last ? (last.seq === this.seq ? 0 : (this.now() - last.at) / 1000) : undefined,
-      checkpointBytes: last?.bytes ?? 0,
+      checkpointAgeSeconds: this.checkpoints.ageSeconds(this.seq),
+      checkpointBytes: this.checkpoints.stored?.bytes ?? 0,
       ready: this.isReady(),
     };
   }
@@ -303,11 +270,8 @@ export class StreamPipeline {
     this.consumerUp = true;
     const { logger, source } = this.deps;
     const revoked = this.assembler.assign(assignment);
-    for (const p of revoked) {
-      // Its queued records are dropped: if it comes back, reading resumes where processing stopped.
-      this.paused.delete(partitionKey(p));
-      this.fetchedTo.delete(partitionKey(p));
-    }
+    // Their queued records are dropped with them: if they come back, reading resumes where processing stopped.
+    for (const p of revoked) this.paused.delete(partitionKey(p));
     this.assigned = assignment;
     if (revoked.length > 0) {
       logger.info(
@@ -366,8 +330,7 @@ export class StreamPipeline {
             this.acked.set(key, offset);
           }
           this.seq = c.seq;
-          this.checkpointedSeq = c.seq;
-          this.lastCheckpoint = { seq: c.seq, at: c.createdAt, bytes: 0 };
+          this.checkpoints.restoredFrom(c);
         }
         // Without a checkpoint the journal starts where the group's committed offsets did.
         for (const e of stored.journal) {
@@ -424,7 +387,7 @@ export class StreamPipeline {
       this.positions.set(key, position);
       this.acked.set(key, position);
     }
-    const from = Math.max(position ?? 0, this.queuedTo(key));
+    const from = Math.max(position ?? 0, this.assembler.fetchedTo(fetch));
     const now = this.now();
     const pending: Pending<Item>[] = [];
     for (const r of fetch.records) {
@@ -453,18 +416,11 @@ export class StreamPipeline {
       (this.counters.recordsByTopic.get(fetch.topic) ?? 0) + pending.length,
     );
     this.assembler.add(fetch, pending, fetch.highWatermark);
-    this.queuedTo(key, pending[pending.length - 1]!.offset + 1);
     if (this.assembler.queued(fetch) >= this.pauseAt() && !this.paused.has(key)) {
       this.paused.add(key);
       this.deps.source.pause([fetch]);
     }
     this.wake.notify();
-  }
-
-  private readonly fetchedTo = new Map<string, number>();
-  private queuedTo(key: string, offset?: number): number {
-    if (offset !== undefined) this.fetchedTo.set(key, offset);
-    return this.fetchedTo.get(key) ?? 0;
   }
 
   /**
@@ -506,28 +462,23 @@ export class StreamPipeline {
         continue;
       }
       if (!taken.batch) {
-        this.maybeCheckpoint();
-        this.stepSnapshot(true);
-        if (this.snapshotting) {
+        this.checkpoint(true);
+        if (this.checkpoints.writing) {
           await yieldToEventLoop(); // idle: go on writing the snapshot
           continue;
         }
-        const checkpointAt = this.lastCheckpointStart + this.options.checkpointIntervalMs;
-        const until = Math.min(taken.retryAt ?? Number.POSITIVE_INFINITY, checkpointAt);
+        const until = Math.min(taken.retryAt ?? Number.POSITIVE_INFINITY, this.checkpoints.dueAt);
         await this.wake.wait(Math.max(10, until - this.now()));
         continue;
       }
       this.process(taken.batch);
       this.resumeDrained();
-      this.maybeCheckpoint();
-      this.stepSnapshot(false);
+      this.checkpoint(false);
       await yieldToEventLoop();
     }
-    // The batch boundary the stop (or failure) left: checkpoint it so a restart re-reads nothing.
-    if (this.stopping && !this.failure && this.restored) {
-      if (this.snapshotting?.seq === this.seq) this.finishSnapshot();
-      else if (this.seq !== this.checkpointedSeq || this.snapshotting) this.enqueueCheckpoint();
-    }
+    // The batch boundary the stop left: checkpoint it so a restart re-reads nothing.
+    if (this.stopping && !this.failure && this.restored)
+      this.queueCheckpoint(this.checkpoints.takeNow(this.seq, this.positionsNow));
     this.processingDone = true;
     this.queued.notify();
   }
@@ -544,7 +495,7 @@ export class StreamPipeline {
       'Batches processed before the restart cannot be replayed exactly; their records are processed anew.',
     );
     this.seq = Math.max(this.seq, left[left.length - 1]!.seq);
-    this.enqueueCheckpoint();
+    this.queueCheckpoint(this.checkpoints.takeNow(this.seq, this.positionsNow, true));
   }
 
   private process(batch: AssembledBatch<Item>): void {
@@ -631,79 +582,16 @@ export class StreamPipeline {
     );
   }
 
-  /**
-   * Begins a checkpoint when the interval has passed and batches were processed since the last
-   * one (or the journal would outgrow its ring). The engine state is written a slice at a time
-   * between batches (`stepSnapshot`), so a large state does not stall detection.
-   */
-  private maybeCheckpoint(): void {
-    if (this.snapshotting || this.checkpointsQueued > 0 || this.seq === this.checkpointedSeq) return;
-    const due = this.now() - this.lastCheckpointStart >= this.options.checkpointIntervalMs;
-    const journalFull = this.seq - (this.lastCheckpoint?.seq ?? 0) >= JOURNAL_SLOTS / 2;
-    if (!due && !journalFull) return;
-    this.lastCheckpointStart = this.now();
-    this.checkpointedSeq = this.seq;
-    this.snapshotting = {
-      seq: this.seq,
-      positions: Object.fromEntries(this.positions),
-      createdAt: this.now(),
-      snapshot: this.deps.engine.beginSnapshot(),
-      started: process.hrtime.bigint(),
-      busyNs: 0n,
-      lastSlice: 0n,
-    };
+  /** Begins, writes a slice of, or queues the checkpoint of the engine state. */
+  private checkpoint(idle: boolean): void {
+    this.checkpoints.maybeBegin(this.seq, this.positionsNow);
+    this.queueCheckpoint(this.checkpoints.step(idle));
   }
 
-  /**
-   * Writes the snapshot in progress for a slice of time (between batches, at most one slice
-   * every SNAPSHOT_SLICE_EVERY_NS); queues the checkpoint when it is complete.
-   */
-  private stepSnapshot(idle: boolean): void {
-    const s = this.snapshotting;
-    if (!s) return;
-    const start = process.hrtime.bigint();
-    if (!idle && start - s.lastSlice < SNAPSHOT_SLICE_EVERY_NS) return;
-    s.lastSlice = start;
-    let done = false;
-    while (!done && process.hrtime.bigint() - start < SNAPSHOT_SLICE_NS) done = s.snapshot.step(SNAPSHOT_STEP_GROUPS);
-    s.busyNs += process.hrtime.bigint() - start;
-    if (done) this.finishSnapshot();
-  }
+  private readonly positionsNow = (): Record<string, number> => Object.fromEntries(this.positions);
 
-  /** Completes the snapshot in progress at once and queues its checkpoint. */
-  private finishSnapshot(): void {
-    const s = this.snapshotting;
-    if (!s) return;
-    const start = process.hrtime.bigint();
-    this.snapshotting = undefined;
-    const state = s.snapshot.text();
-    this.deps.logger.debug(
-      {
-        seq: s.seq,
-        chars: state.length,
-        busy_ms: Number(s.busyNs + process.hrtime.bigint() - start) / 1e6,
-        elapsed_ms: Number(process.hrtime.bigint() - s.started) / 1e6,
-      },
-      'Engine state snapshotted for a checkpoint.',
-    );
-    this.pushCheckpoint({ seq: s.seq, positions: s.positions, state, createdAt: s.createdAt });
-  }
-
-  /**
-   * Snapshots the engine at this batch boundary at once (on stop, or to retire a journal), giving
-   * up a snapshot in progress; the writer stores it after the batches before it.
-   */
-  private enqueueCheckpoint(): void {
-    this.snapshotting?.snapshot.abandon();
-    this.snapshotting = undefined;
-    this.lastCheckpointStart = this.now();
-    this.checkpointedSeq = this.seq;
-    const state = this.deps.engine.beginSnapshot().text();
-    this.pushCheckpoint({ seq: this.seq, positions: Object.fromEntries(this.positions), state, createdAt: this.now() });
-  }
-
-  private pushCheckpoint(checkpoint: Checkpoint): void {
-    this.checkpointsQueued++;
+  private queueCheckpoint(checkpoint: Checkpoint | undefined): void {
+    if (!checkpoint) return;
     this.jobs.push({ kind: 'checkpoint', checkpoint });
     this.queued.notify();
   }
@@ -734,10 +622,7 @@ export class StreamPipeline {
           this.jobs.shift();
           await storing;
           storing = this.writeCheckpoint(first.checkpoint).then(
-            () => {
-              this.checkpointsQueued--;
-              this.wake.notify();
-            },
+            () => this.wake.notify(),
             (err: unknown) => this.fail(err as Error),
           );
           continue;
@@ -795,7 +680,7 @@ export class StreamPipeline {
   private async writeCheckpoint(checkpoint: Checkpoint): Promise<void> {
     const { store, source, logger } = this.deps;
     const bytes = await this.retrying('state', () => store.saveCheckpoint(checkpoint));
-    this.lastCheckpoint = { seq: checkpoint.seq, at: checkpoint.createdAt, bytes };
+    this.checkpoints.storedCheckpoint(checkpoint, bytes);
     this.counters.checkpoints++;
     logger.debug({ seq: checkpoint.seq, bytes, positions: checkpoint.positions }, 'Checkpoint stored.');
     const owned = new Set(source.assignment().map(partitionKey));

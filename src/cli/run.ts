@@ -160,6 +160,7 @@ async function runOnKafka(
         batchMaxRecords: config.pipeline.batch_max_records,
         maxBufferedRecords: config.pipeline.max_buffered_records,
         maxInflightBatches: config.pipeline.max_inflight_batches,
+        writeLingerMs: durationMs(config.pipeline.write_linger),
         partitionWaitMs: durationMs(config.pipeline.partition_wait),
         maxRecordAttempts: config.pipeline.max_record_attempts,
         checkpointIntervalMs: durationMs(config.state.checkpoint_interval),

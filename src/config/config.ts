@@ -40,6 +40,7 @@ export interface PipelineConfig {
   batch_max_records: number;
   max_buffered_records: number;
   max_inflight_batches: number;
+  write_linger: string;
   partition_wait: string;
   max_record_attempts: number;
   shutdown_grace: string;

@@ -79,6 +79,8 @@ export interface PartitionBatch {
  * resolves, so it may restore state and `seek`. `onBatch` gets the fetched records of one
  * partition; the consumer fetches on as soon as it returns, so it should queue them rather than
  * process them, and apply backpressure with `pause`. Offsets are committed only by `commit`.
+ * A handler that throws is reported to `onCrash` as final, and nothing more is delivered:
+ * the record is never handed over again and again.
  */
 export interface GroupHandlers {
   onAssign(assignment: TopicPartition[]): Promise<void>;
@@ -361,6 +363,8 @@ class KafkajsGroupConsumer implements GroupConsumer {
   /** The current generation's onAssign; batches wait for it. */
   private assigning: Promise<void> = Promise.resolve();
   private closed = false;
+  /** A handler threw: nothing more is handed over, the caller stops. */
+  private failed = false;
 
   constructor(
     private readonly consumer: Consumer,
@@ -373,9 +377,15 @@ class KafkajsGroupConsumer implements GroupConsumer {
       this.assigned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => ({ topic, partition })),
       );
-      const previous = this.assigning;
       const assignment = this.assigned;
-      this.assigning = previous.then(() => handlers.onAssign(assignment));
+      // A handler that fails is our failure, not the group's: report it and hold the batches
+      // (kafkajs would otherwise deliver them again and again).
+      this.assigning = this.assigning
+        .then(() => handlers.onAssign(assignment))
+        .catch((err: unknown) => {
+          this.failed = true;
+          handlers.onCrash?.(err as Error, false);
+        });
     });
     consumer.on(consumer.events.REBALANCING, () => handlers.onRebalance?.());
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -422,13 +432,19 @@ class KafkajsGroupConsumer implements GroupConsumer {
           await Promise.race([gate, sleep(1000)]);
           if (!settled) await heartbeat().catch(() => undefined);
         }
-        if (!isRunning() || isStale() || batch.messages.length === 0) return;
-        await handlers.onBatch({
-          topic: batch.topic,
-          partition: batch.partition,
-          highWatermark: batch.highWatermark,
-          records: batch.messages.map((m) => toRecord(batch.topic, batch.partition, m)),
-        });
+        if (this.failed || !isRunning() || isStale() || batch.messages.length === 0) return;
+        try {
+          await handlers.onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            highWatermark: batch.highWatermark,
+            records: batch.messages.map((m) => toRecord(batch.topic, batch.partition, m)),
+          });
+        } catch (err) {
+          this.failed = true;
+          handlers.onCrash?.(err as Error, false);
+          return;
+        }
         resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
       },
     });

@@ -22,6 +22,8 @@ export interface StreamPipelineOptions {
   maxBufferedRecords: number;
   /** Processed batches whose writes are pending; processing waits beyond. */
   maxInflightBatches: number;
+  /** How long a write waits for more processed batches to join it (0: writes at once). */
+  writeLingerMs?: number;
   /** How long a batch waits for a partition known to have more records. */
   partitionWaitMs: number;
   /** Times a record is tried when it fails with a retriable error. */
@@ -77,6 +79,7 @@ interface BatchJob {
   out: SinkBatch;
   records: number;
   fetchedAt: number;
+  processedAt: number;
   /** Kafka timestamp of the batch's oldest record. */
   producedAt: number;
   /** Offsets after this batch, for the partitions it touched. */
@@ -559,6 +562,7 @@ export class StreamPipeline {
       out: { alerts: out.alerts, actions: out.actions, deadLetters: out.deadLetters },
       records: batch.records.length,
       fetchedAt,
+      processedAt: this.now(),
       producedAt,
       positions,
     });
@@ -628,9 +632,18 @@ export class StreamPipeline {
           continue;
         }
         const group: BatchJob[] = [];
+        let records = 0;
         for (const job of this.jobs) {
           if (job.kind !== 'batch') break;
           group.push(job);
+          records += job.records;
+        }
+        const linger = (this.options.writeLingerMs ?? 0) - (this.now() - first.processedAt);
+        const more = group.length === this.jobs.length && records < this.options.batchMaxRecords;
+        if (linger > 0 && more && !this.processingDone && !this.stopping) {
+          this.writingSince = undefined;
+          await this.queued.wait(linger);
+          continue;
         }
         await this.writeBatches(group);
         this.jobs.splice(0, group.length);

@@ -87,6 +87,33 @@ describe('Kafka (real broker)', () => {
     expect(await read((seek) => seek(4), 1)).toEqual(['e']);
   });
 
+  it('reports a handler that throws as a final crash and never hands the records over again', async () => {
+    const topic = uniqueName('poison');
+    await client.createTopics([{ name: topic }]);
+    cleanup.push(() => client.deleteTopics([topic]));
+    const producer = await client.producer();
+    cleanup.push(() => producer.close());
+    await producer.send([{ topic, records: [{ value: 'boom' }] }]);
+    const consumer = client.groupConsumer({ groupId: uniqueName('group'), topics: [topic] });
+    cleanup.push(() => consumer.close());
+    let calls = 0;
+    const crashed = new Promise<[Error, boolean]>((resolve) => {
+      void consumer.run({
+        onAssign: async () => undefined,
+        onBatch: () => {
+          calls++;
+          throw new TypeError('a bug in the handler');
+        },
+        onCrash: (error, restarting) => resolve([error, restarting]),
+      });
+    });
+    const [error, restarting] = await crashed;
+    expect(error.message).toBe('a bug in the handler');
+    expect(restarting).toBe(false);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(calls).toBe(1);
+  });
+
   it('reads a topic to its end, creates compacted topics and reports their configuration', async () => {
     const topic = uniqueName('compacted');
     await client.createTopics([{ name: topic, partitions: 2, config: { 'cleanup.policy': 'compact' } }]);

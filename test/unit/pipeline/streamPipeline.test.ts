@@ -271,6 +271,26 @@ describe('StreamPipeline', () => {
     expect(ids(log.alerts)).toEqual(ids(expectedAlerts(lines)));
   });
 
+  it('lets writes linger for more batches to join them when asked: fewer, larger writes, same output', async () => {
+    const { lines } = authTraffic({ seed: 10, events: 600 });
+    const writes = async (writeLingerMs: number) => {
+      const topic = new FakeTopic('in', 1);
+      const log = new SinkLog();
+      const proc = engineProcess(topic, new MemoryStore(), log, { writeLingerMs, batchMaxRecords: 5000 }, 10);
+      for (let i = 0; i < lines.length; i += 20) {
+        produce(topic, lines.slice(i, i + 20), 1);
+        await new Promise((r) => setTimeout(r, 4));
+      }
+      await until(caughtUp(proc, topic), 'all records');
+      await proc.pipeline.stop();
+      return { writes: proc.sink.writes, alerts: ids(log.alerts) };
+    };
+    const eager = await writes(0);
+    const lingering = await writes(60);
+    expect(lingering.writes).toBeLessThan(eager.writes / 3);
+    expect(lingering.alerts).toEqual(eager.alerts);
+  });
+
   it('after a graceful stop, a restart re-reads nothing and carries the windows on', async () => {
     const { lines } = authTraffic({ seed: 8, events: 4000 });
     const topic = new FakeTopic('in', 3);

@@ -54,6 +54,7 @@ export interface Action {
   /** `dry_run` for rules in monitor mode: consumers log it and do not enforce it. */
   mode: 'dry_run' | 'enforce';
   created_at: number;
+  /** Event time after which the action no longer holds: its duration, or for an instant one the cooldown. */
   expires_at?: number;
 }
 

@@ -252,6 +252,9 @@ export class Engine {
         });
         return;
       }
+      // Every action expires: an instant one (a revocation, a notice) after the cooldown, so an
+      // enforcer catching up on a backlog can tell a stale order from a fresh one.
+      action.expires_at ??= action.created_at + this.actionCooldown;
       if (this.stillInForce(action)) {
         this.counters.actionsInForce++;
         return;
@@ -273,7 +276,7 @@ export class Engine {
     const key = `${type}\u0000${target.kind}\u0000${target.value}\u0000${mode}\u0000${parameters.duration_ms ?? ''}`;
     const held = this.actionsInForce.peek(key);
     if (held !== undefined && action.created_at < held) return true;
-    this.actionsInForce.set(key, action.expires_at ?? action.created_at + this.actionCooldown);
+    this.actionsInForce.set(key, action.expires_at!);
     return false;
   }
 

@@ -267,8 +267,8 @@ response:
         ['block_ip', 'ip', '203.0.113.9', 'enforce', { duration_ms: 3_600_000 }, T0 + 3_600_000],
         ['throttle', 'user', 'u1', 'enforce', { duration_ms: 900_000 }, T0 + 900_000],
         ['require_mfa', 'user', 'u1', 'enforce', { duration_ms: 86_400_000 }, T0 + 86_400_000],
-        ['revoke_sessions', 'user', 'u1', 'enforce', {}, undefined],
-        ['notify', 'none', '', 'enforce', { channel: '#soc' }, undefined],
+        ['revoke_sessions', 'user', 'u1', 'enforce', {}, T0 + 300_000],
+        ['notify', 'none', '', 'enforce', { channel: '#soc' }, T0 + 300_000],
       ],
     );
     for (const a of out.actions) expect(validAction(a), JSON.stringify(validAction.errors)).toBe(true);

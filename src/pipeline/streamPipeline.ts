@@ -145,7 +145,8 @@ export class StreamPipeline {
   private seq = 0;
   private readonly checkpoints: CheckpointScheduler;
   private restored = false;
-  private ready = false;
+  /** Partitions assigned and state restored: batches may be taken. */
+  private assignedAndRestored = false;
   private consumerUp = false;
   private sinksOk = true;
   private stopping = false;
@@ -202,6 +203,7 @@ export class StreamPipeline {
       this.queued.notify();
     }
     await this.loops;
+    for (const sink of this.deps.sinks) await sink.close();
     await this.deps.source.stop().catch((err: unknown) => {
       this.deps.logger.warn(
         { err },
@@ -269,7 +271,7 @@ export class StreamPipeline {
   // ------------------------------------------------------------------ assignment and restore
 
   private async onAssign(assignment: TopicPartition[]): Promise<void> {
-    this.ready = false;
+    this.assignedAndRestored = false;
     this.consumerUp = true;
     const { logger, source } = this.deps;
     const revoked = this.assembler.assign(assignment);
@@ -312,7 +314,7 @@ export class StreamPipeline {
       { partitions: assignment.map(partitionKey), replaying: this.assembler.replaying },
       'Partitions assigned; consuming.',
     );
-    this.ready = true;
+    this.assignedAndRestored = true;
     this.wake.notify();
   }
 
@@ -453,7 +455,7 @@ export class StreamPipeline {
 
   private async processLoop(): Promise<void> {
     while (!this.stopping && !this.failure) {
-      if (!this.ready || this.inflightBatches >= this.options.maxInflightBatches) {
+      if (!this.assignedAndRestored || this.inflightBatches >= this.options.maxInflightBatches) {
         await this.wake.wait();
         continue;
       }
@@ -472,6 +474,9 @@ export class StreamPipeline {
         }
         const until = Math.min(taken.retryAt ?? Number.POSITIVE_INFINITY, this.checkpoints.dueAt);
         await this.wake.wait(Math.max(10, until - this.now()));
+        // Woken by the first partition of a fetch: let the others of the same fetch come in too,
+        // so the batch merges them by event time rather than taking one partition alone.
+        await yieldToEventLoop();
         continue;
       }
       this.process(taken.batch);

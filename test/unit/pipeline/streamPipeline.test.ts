@@ -35,11 +35,13 @@ function engineProcess(
   log: SinkLog,
   options: Partial<StreamPipelineOptions> = {},
   fetchSize = 50,
+  holdWrites = false,
 ) {
   const engine = new Engine(rules);
   const ingest = new Ingest('kafka', { enrichers });
   const source = new FakeSource(topic, { fetchSize });
   const sink = new FakeSink(log);
+  if (holdWrites) sink.hold();
   const storeClient = store.client();
   const pipeline = new StreamPipeline(
     { source, ingest, engine, sinks: [sink], store: storeClient, logger: silentLogger },
@@ -162,18 +164,23 @@ describe('StreamPipeline', () => {
     const topic = new FakeTopic('in', 2);
     produce(topic, lines, 2);
     const log = new SinkLog();
-    const proc = engineProcess(topic, new MemoryStore(), log, {
-      batchMaxRecords: 100,
-      maxBufferedRecords: 400,
-      maxInflightBatches: 2,
-    });
-    proc.sink.hold();
+    const proc = engineProcess(
+      topic,
+      new MemoryStore(),
+      log,
+      { batchMaxRecords: 100, maxBufferedRecords: 400, maxInflightBatches: 2 },
+      50,
+      true,
+    );
     await until(() => proc.source.paused.size === 2, 'both partitions paused');
     await new Promise((r) => setTimeout(r, 50));
-    // Fetched so far: the two queues up to their pause point (plus one fetch each) and the
-    // batches in flight, never the 8,000 records of the topic.
-    const fetched = proc.ingest.counters.records;
-    expect(fetched).toBeLessThan(2 * (201 + 50) + 3 * 100);
+    // Held in memory: each queue up to its pause point (200, half the buffer) plus the fetch that
+    // crossed it, and at most two processed batches waiting for the sink (batches that produce
+    // nothing to write are acknowledged at once); never the 8,000 records of the topic.
+    const { buffered, jobs } = proc.pipeline.backlog();
+    expect(buffered).toBeLessThanOrEqual(2 * (200 + 50));
+    expect(jobs).toBeLessThanOrEqual(2 + 1); // and a checkpoint
+    expect(proc.ingest.counters.records).toBeLessThan(lines.length / 4);
     proc.sink.release();
     await until(caughtUp(proc, topic), 'all records');
     expect(proc.source.paused.size).toBe(0);

@@ -10,8 +10,9 @@ const client = createKafkaClient(testConfig().kafka);
 const made: TestTopics[] = [];
 afterAll(async () => {
   const existing = new Set(await client.listTopics());
-  const names = made.flatMap((t) => [t.events, t.alerts, t.actions, t.dlq, t.state]).filter((n) => existing.has(n));
-  if (names.length > 0) await client.deleteTopics(names);
+  const names = new Set(made.flatMap((t) => [t.events, t.alerts, t.actions, t.dlq, t.state]));
+  const created = [...names].filter((n) => existing.has(n));
+  if (created.length > 0) await client.deleteTopics(created);
   await client.close();
 });
 

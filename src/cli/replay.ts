@@ -5,7 +5,10 @@ import { createEnrichers } from '../enrich/createEnrichers.js';
 import { Engine, type EngineStats } from '../engine/engine.js';
 import type { AuthEvent } from '../events/authEvent.js';
 import { EVENT_FORMATS, type EventFormat } from '../events/decoder.js';
+import type { DeadLetter } from '../events/deadLetter.js';
 import { Ingest, ingestLines, type IngestCounters } from '../events/ingest.js';
+import { createLogger } from '../log/logger.js';
+import { emptyOutput, evaluate } from '../pipeline/evaluate.js';
 import { DEFAULT_MAX_FUTURE_MS, DEFAULT_MAX_RECORD_BYTES } from '../events/recordDecoder.js';
 import { parseTimespan } from '../time/duration.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
@@ -86,21 +89,25 @@ export async function replayCommand(args: string[]): Promise<number> {
   const dlq = values.dlq ? createWriteStream(values.dlq) : undefined;
   const actions = values.actions ? createWriteStream(values.actions) : undefined;
   const started = process.hrtime.bigint();
+  const logger = createLogger({ level: 'warn' });
 
+  const onDeadLetter = async (letter: DeadLetter): Promise<void> => {
+    if (dlq) await write(dlq, `${JSON.stringify(letter)}\n`);
+  };
   await ingestLines(readNdjson(values.input), ingest, {
-    onEvent: async (event) => {
+    onEvent: async (event, record) => {
       if (values.events) await write(process.stdout, `${JSON.stringify(withoutRaw(event))}\n`);
       if (!engine) return;
-      const out = engine.process(event);
+      const out = emptyOutput();
+      evaluate(engine, ingest, event, record, out, { logger });
       for (const alert of out.alerts) {
         alertsByRule.set(alert.rule_title, (alertsByRule.get(alert.rule_title) ?? 0) + 1);
         await write(process.stdout, `${JSON.stringify(alert)}\n`);
       }
       if (actions) for (const action of out.actions) await write(actions, `${JSON.stringify(action)}\n`);
+      for (const letter of out.deadLetters) await onDeadLetter(letter);
     },
-    onDeadLetter: async (letter) => {
-      if (dlq) await write(dlq, `${JSON.stringify(letter)}\n`);
-    },
+    onDeadLetter,
   });
   for (const stream of [dlq, actions]) {
     if (!stream) continue;

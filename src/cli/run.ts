@@ -5,9 +5,11 @@ import { parseArgs } from 'node:util';
 import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.js';
 import { createEnrichers } from '../enrich/createEnrichers.js';
 import { Engine } from '../engine/engine.js';
+import type { DeadLetter } from '../events/deadLetter.js';
 import { Ingest, ingestLines } from '../events/ingest.js';
 import { createKafkaClient } from '../kafka/kafkaClient.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { emptyOutput, evaluate } from '../pipeline/evaluate.js';
 import { ensureTopics } from '../pipeline/kafkaTopics.js';
 import { StatusReporter } from '../pipeline/statusReporter.js';
 import { StreamPipeline } from '../pipeline/streamPipeline.js';
@@ -76,6 +78,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const ingestOptions = {
     format: config.decode.format,
     maxRecordBytes: config.decode.max_record_bytes,
+    maxDepth: config.decode.max_depth,
     maxFutureMs: config.decode.max_future_minutes * 60_000,
     enrichers: createEnrichers(config.enrich),
   };
@@ -88,17 +91,21 @@ export async function runCommand(args: string[]): Promise<number> {
     'No Kafka brokers are configured; reading NDJSON and writing alerts to stdout.',
   );
   const ingest = new Ingest(source, ingestOptions);
+  const onDeadLetter = (letter: DeadLetter): void =>
+    logger.warn(
+      { source: letter.source, position: letter.position, reason: letter.reason, field: letter.field },
+      `An input record was set aside as a dead letter: ${letter.message}`,
+    );
   await ingestLines(readNdjson(path), ingest, {
-    onEvent: async (event) => {
-      for (const alert of engine.process(event).alerts) {
+    onEvent: async (event, record) => {
+      const out = emptyOutput();
+      evaluate(engine, ingest, event, record, out, { logger });
+      for (const alert of out.alerts) {
         if (!process.stdout.write(`${JSON.stringify(alert)}\n`)) await once(process.stdout, 'drain');
       }
+      out.deadLetters.forEach(onDeadLetter);
     },
-    onDeadLetter: (letter) =>
-      logger.warn(
-        { source: letter.source, position: letter.position, reason: letter.reason, field: letter.field },
-        `An input record is bad input and was set aside: ${letter.message}`,
-      ),
+    onDeadLetter,
   });
   const { records, events, deadLetters } = ingest.counters;
   const { alerts, suppressed, lateEvents } = engine.stats();

@@ -62,7 +62,12 @@ export interface Config {
   sinks: { kafka: { max_batch_bytes: number; compression: 'none' | 'gzip' } };
   clickhouse: ClickhouseConfig;
   input: { path: string };
-  decode: { format: 'auto' | 'auth0' | 'okta' | 'canonical'; max_record_bytes: number; max_future_minutes: number };
+  decode: {
+    format: 'auto' | 'auth0' | 'okta' | 'canonical';
+    max_record_bytes: number;
+    max_depth: number;
+    max_future_minutes: number;
+  };
   enrich: EnrichConfig;
   rules: { paths: string[]; values?: string };
   engine: { allowed_lateness: string; max_keys_per_rule: number; action_cooldown: string };

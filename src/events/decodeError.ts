@@ -6,6 +6,7 @@ import { AuthwatchError } from '../errors.js';
  */
 export const DECODE_ERROR_KINDS = [
   'too_large',
+  'too_deep',
   'invalid_utf8',
   'invalid_json',
   'not_an_object',

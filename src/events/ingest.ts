@@ -100,7 +100,8 @@ export class Ingest {
 
 /** What `ingestLines` does with each outcome; both may be async (a sink write). */
 export interface IngestHandlers {
-  onEvent?: (event: AuthEvent) => void | Promise<void>;
+  /** An event, with the record it came from (for a dead letter should the engine fail on it). */
+  onEvent?: (event: AuthEvent, record: { bytes: Uint8Array; position: RecordPosition }) => void | Promise<void>;
   onDeadLetter?: (letter: DeadLetter) => void | Promise<void>;
 }
 
@@ -111,8 +112,9 @@ export async function ingestLines(
   handlers: IngestHandlers,
 ): Promise<void> {
   for await (const { line, bytes, size } of lines) {
-    const result = ingest.process(bytes, { line }, size);
-    if (result.ok) await handlers.onEvent?.(result.event);
+    const position = { line };
+    const result = ingest.process(bytes, position, size);
+    if (result.ok) await handlers.onEvent?.(result.event, { bytes, position });
     else await handlers.onDeadLetter?.(result.deadLetter);
   }
 }

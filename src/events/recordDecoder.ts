@@ -23,6 +23,8 @@ export interface RecordDecoderOptions {
   format?: EventFormat | 'auto';
   /** Records larger than this are dead letters (`too_large`). */
   maxRecordBytes?: number;
+  /** Records nesting objects and arrays deeper than this are dead letters (`too_deep`). */
+  maxDepth?: number;
   /** How far in the future an event time may lie (clock skew between producers). */
   maxFutureMs?: number;
   /** The clock that decides what "the future" is. */
@@ -30,6 +32,8 @@ export interface RecordDecoderOptions {
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+/** Real records nest a few levels (Auth0 `details`, Okta `debugContext`); 64 leaves room, not a stack to exhaust. */
+export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 
 const schemaPath = fileURLToPath(new URL('../../schemas/auth-event.schema.json', import.meta.url));
@@ -38,11 +42,15 @@ const validateEvent = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) a
 
 /**
  * Builds the function that turns the bytes of one record (an NDJSON line, a Kafka message)
- * into a canonical event, or into the typed reason it is bad input. It never throws: every
- * input ends as an event or a DecodeError, which the caller turns into a dead letter.
+ * into a canonical event, or into the typed reason it is bad input: every input ends as an
+ * event or a DecodeError, which the caller turns into a dead letter. It throws only on a bug of
+ * authwatch's (a decoder that does not expect what it meets), which the caller must not file
+ * under bad input: `Ingest` makes it an `internal_error` dead letter, logged with its stack.
  *
- * Order of checks: size, UTF-8, JSON, an object, a known format, the format's own fields,
- * then the canonical schema, so the reason names the first thing that is wrong.
+ * Order of checks: size, UTF-8, nesting depth, JSON, an object, a known format, the format's
+ * own fields, then the canonical schema, so the reason names the first thing that is wrong.
+ * Depth is checked on the text, before anything walks the parsed value: whatever walks records
+ * later (keyword search, field paths, snapshots) never meets more than `maxDepth` levels.
  */
 export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes: Uint8Array) => DecodeResult {
   const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
@@ -50,21 +58,15 @@ export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes:
   const now = options.now ?? Date.now;
   const fixed = options.format && options.format !== 'auto' ? DECODERS[options.format] : undefined;
 
-  return (bytes) => {
-    try {
-      return decode(bytes);
-    } catch (err) {
-      // A decoder bug must not take the pipeline down, nor lose the record.
-      const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, error: new DecodeError('invalid_field', `The record could not be decoded: ${message}`) };
-    }
-  };
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
 
-  function decode(bytes: Uint8Array): DecodeResult {
+  return function decode(bytes: Uint8Array): DecodeResult {
     if (bytes.length > maxBytes)
       return fail('too_large', `The record is ${bytes.length} bytes; the limit is ${maxBytes}.`);
     if (!isUtf8(bytes)) return fail('invalid_utf8', 'The record is not valid UTF-8.');
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+    if (deeperThan(text, maxDepth))
+      return fail('too_deep', `The record nests objects and arrays more than ${maxDepth} levels deep.`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -94,7 +96,27 @@ export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes:
     if (!result.ok) return result;
     if (!validateEvent(result.event)) return { ok: false, error: schemaError(validateEvent.errors ?? []) };
     return result;
+  };
+}
+
+/**
+ * Whether JSON text nests `{` and `[` more than `max` deep, brackets inside strings not
+ * counted. One pass over the text, no recursion, stopping at the first level too deep.
+ */
+export function deeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
   }
+  return false;
 }
 
 function fail(kind: DecodeError['kind'], message: string): DecodeResult {

@@ -1,7 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Action, Alert } from '../engine/alert.js';
 import type { DroppedAction, Engine, EngineSnapshot } from '../engine/engine.js';
-import type { DeadLetter } from '../events/deadLetter.js';
 import type { Ingest, IngestResult } from '../events/ingest.js';
 import { AuthwatchError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -12,6 +10,7 @@ import { isEmptyBatch } from '../sinks/sink.js';
 import { partitionKey, type PartitionFetch, type PartitionedSource, type TopicPartition } from '../sources/source.js';
 import { type BatchRange, type Checkpoint, type CheckpointStore, type JournalEntry } from '../state/checkpointStore.js';
 import { BatchAssembler, type AssembledBatch, type Pending } from './batchAssembler.js';
+import { emptyOutput, evaluate } from './evaluate.js';
 import { CheckpointScheduler } from './checkpointScheduler.js';
 import { Signal, sleep } from './signal.js';
 
@@ -509,12 +508,7 @@ export class StreamPipeline {
   private process(batch: AssembledBatch<Item>): void {
     const { engine, ingest, logger } = this.deps;
     const started = process.hrtime.bigint();
-    const out = {
-      alerts: [] as Alert[],
-      actions: [] as Action[],
-      deadLetters: [] as DeadLetter[],
-      dropped: [] as DroppedAction[],
-    };
+    const out = emptyOutput();
     let fetchedAt = Number.POSITIVE_INFINITY;
     let producedAt = Number.POSITIVE_INFINITY;
     for (const r of batch.records) {
@@ -526,31 +520,10 @@ export class StreamPipeline {
         continue;
       }
       const position = { topic: r.topic, partition: r.partition, offset: String(r.offset) };
-      for (let attempt = 1; ; attempt++) {
-        const mark = { alerts: out.alerts.length, actions: out.actions.length, dropped: out.dropped.length };
-        try {
-          engine.process(result.event, out);
-          break;
-        } catch (err) {
-          out.alerts.length = mark.alerts;
-          out.actions.length = mark.actions;
-          out.dropped.length = mark.dropped;
-          if (isRetriable(err) && attempt < this.options.maxRecordAttempts) continue;
-          ingest.uncountEvent(result.event);
-          logger.error(
-            { err, partition: `${r.topic}/${r.partition}`, offset: r.offset, attempts: attempt },
-            'The engine failed on an event; it went to the dead-letter topic as engine_error and the partition moves on.',
-          );
-          out.deadLetters.push(
-            ingest.deadLetter(
-              { kind: 'engine_error', message: `The engine failed on this event: ${String(err)}` },
-              bytes,
-              position,
-            ),
-          );
-          break;
-        }
-      }
+      evaluate(engine, ingest, result.event, { bytes, position }, out, {
+        attempts: this.options.maxRecordAttempts,
+        logger,
+      });
     }
     this.deps.observe?.processSeconds(Number(process.hrtime.bigint() - started) / 1e9);
     for (const d of out.dropped) this.warnDropped(d);

@@ -438,24 +438,32 @@ function compileKeywords(items: Scalar[], ctx: DetectionContext): Selection | un
   return { predicate: (doc) => anyLeaf(doc, test), typeValues: null };
 }
 
+/**
+ * Whether any leaf of the record passes `test`. Iterative (records are depth-bounded when
+ * decoded, and this must not depend on it), visiting leaves in document order.
+ */
 function anyLeaf(value: unknown, test: ElementTest): boolean {
-  if (value === null || typeof value !== 'object') return test(value);
-  if (Array.isArray(value)) {
-    for (const v of value) if (anyLeaf(v, test)) return true;
-    return false;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') {
+      if (test(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
+    } else {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) stack.push((v as Doc)[keys[i]!]);
+    }
   }
-  for (const k in value as Doc) if (anyLeaf((value as Doc)[k], test)) return true;
   return false;
 }
 
 function allLeaves(doc: Doc): unknown[] {
   const out: unknown[] = [];
-  const walk = (v: unknown) => {
-    if (v === null || typeof v !== 'object') out.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else for (const k in v as Doc) walk((v as Doc)[k]);
-  };
-  walk(doc);
+  anyLeaf(doc, (leaf) => {
+    out.push(leaf);
+    return false;
+  });
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -118,5 +118,25 @@ describe('authwatch replay', () => {
     expect(await main(['replay', '--input', MIXED, '--format', 'xml'])).toBe(2);
     expect(await main(['replay', '--input', MIXED, '--events', '--rules', RULES])).toBe(2);
     expect(err).toContain('usage: authwatch replay');
+  });
+});
+
+describe('authwatch replay on hostile records', () => {
+  it('sets aside a record nested 5,000 deep and goes on, a keyword rule loaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-hostile-'));
+    const input = join(dir, 'deep.ndjson');
+    const deep = `${'['.repeat(5000)}"curl"${']'.repeat(5000)}`;
+    const record = (id: string, details: string, agent: string) =>
+      `{"log_id":"${id}","data":{"log_id":"${id}","date":"2026-01-01T00:00:00.000Z","type":"s","user_name":"a","ip":"81.2.69.1","user_agent":"${agent}","details":${details}}}`;
+    writeFileSync(input, [record('1', `{"deep":${deep}}`, 'ok'), record('2', '{}', 'curl/8')].join('\n') + '\n');
+    const dlq = join(dir, 'dlq.ndjson');
+    expect(await main(['replay', '--input', input, '--rules', 'test/fixtures/rules/hostile', '--dlq', dlq])).toBe(0);
+    expect(err).toMatch(/replayed 2 record\(s\) in [\d.]+s: 1 event\(s\), 1 dead letter\(s\)/);
+    expect(err).toContain('dead letters by reason: too_deep 1');
+    expect((JSON.parse(out.trim()) as Alert).entities.user).toBe('a');
+    expect(JSON.parse(readFileSync(dlq, 'utf8')) as DeadLetter).toMatchObject({
+      reason: 'too_deep',
+      position: { line: 1 },
+    });
   });
 });

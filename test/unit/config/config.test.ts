@@ -63,7 +63,12 @@ describe('loadConfig', () => {
 
   it('has decode and enrichment defaults, overridable like every key', () => {
     const defaults = loadConfig({ env: {} });
-    expect(defaults.decode).toEqual({ format: 'auto', max_record_bytes: 1048576, max_future_minutes: 1440 });
+    expect(defaults.decode).toEqual({
+      format: 'auto',
+      max_record_bytes: 1048576,
+      max_depth: 64,
+      max_future_minutes: 1440,
+    });
     expect(defaults.enrich).toEqual({ geo: true, asn: true });
     const config = loadConfig({
       env: {

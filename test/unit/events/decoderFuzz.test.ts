@@ -2,8 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DECODE_ERROR_KINDS, DecodeError } from '../../../src/events/decodeError.js';
+import type { Decoder } from '../../../src/events/decoder.js';
 import { Ingest } from '../../../src/events/ingest.js';
-import { createRecordDecoder } from '../../../src/events/recordDecoder.js';
+import { createRecordDecoder, DECODERS } from '../../../src/events/recordDecoder.js';
 
 /**
  * Every input, however broken, ends as a canonical event or a typed decode error: no
@@ -15,8 +16,13 @@ const decoders = (['auto', 'auth0', 'okta', 'canonical'] as const).map((format) 
   decode: createRecordDecoder({ format, now: () => NOW, maxRecordBytes: 64 * 1024 }),
 }));
 
+const fixtures = (dir: string): Buffer[] =>
+  readdirSync(`test/fixtures/events/${dir}`).map((f) => readFileSync(`test/fixtures/events/${dir}/${f}`));
+
 const seeds: Buffer[] = [
-  ...readdirSync('test/fixtures/events/okta').map((f) => readFileSync(`test/fixtures/events/okta/${f}`)),
+  ...fixtures('okta'),
+  ...fixtures('auth0'),
+  ...fixtures('auth0').map((b) => Buffer.from(JSON.stringify({ log_id: 'w', data: JSON.parse(b.toString()) }))),
   Buffer.from(
     JSON.stringify({
       log_id: 'a1',
@@ -111,6 +117,52 @@ const retyped = fc
     return Buffer.from(JSON.stringify(record));
   });
 
+/**
+ * The key paths a decoder reads from a record (absent ones included), recorded through a proxy:
+ * the fields worth perturbing, since a decoder only breaks on what it looks at.
+ */
+function pathsRead(record: unknown, decoder: Decoder): string[][] {
+  const seen = new Set<string>();
+  const wrap = (obj: object, path: string[]): object =>
+    new Proxy(obj, {
+      get(target, key, receiver) {
+        const v: unknown = Reflect.get(target, key, receiver);
+        if (typeof key !== 'string') return v;
+        seen.add(JSON.stringify([...path, key]));
+        return v !== null && typeof v === 'object' ? wrap(v, [...path, key]) : v;
+      },
+      has(target, key) {
+        if (typeof key === 'string') seen.add(JSON.stringify([...path, key]));
+        return Reflect.has(target, key);
+      },
+    });
+  decoder.decode(wrap(record as object, []) as Record<string, unknown>, {
+    now: NOW,
+    maxFutureMs: 86_400_000,
+    fallbackId: 'f',
+  });
+  return [...seen].map((s) => JSON.parse(s) as string[]);
+}
+
+/** A real record with one field the decoder reads (present or not) set to arbitrary JSON. */
+const perturbedRead = fc
+  .tuple(fc.constantFrom(...seeds), fc.nat(), fc.jsonValue({ maxDepth: 2 }))
+  .map(([seed, pick, value]) => {
+    const record = JSON.parse(seed.toString()) as Record<string, unknown>;
+    const decoder = Object.values(DECODERS).find((d) => d.accepts(record));
+    if (!decoder) return seed;
+    const paths = pathsRead(structuredClone(record), decoder);
+    const path = paths[pick % paths.length]!;
+    let node: Record<string, unknown> = record;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = value;
+    return Buffer.from(JSON.stringify(record));
+  });
+
 describe('decoders under random and mutated input', () => {
   it('never throw on random bytes', () => {
     fc.assert(
@@ -142,11 +194,18 @@ describe('decoders under random and mutated input', () => {
     );
   });
 
+  it('never throw when a field a decoder reads, present or not, holds any JSON value', () => {
+    fc.assert(
+      fc.property(perturbedRead, (b) => check(b)),
+      { numRuns: 1500 },
+    );
+  });
+
   it('account for every record in Ingest: events plus dead letters, with the original bytes kept', () => {
     const ingest = new Ingest('fuzz', { now: () => NOW });
     let n = 0;
     fc.assert(
-      fc.property(fc.oneof(mutated, retyped, fc.uint8Array({ maxLength: 128 })), (b) => {
+      fc.property(fc.oneof(mutated, retyped, perturbedRead, fc.uint8Array({ maxLength: 128 })), (b) => {
         n++;
         const r = ingest.process(b, { line: n });
         if (!r.ok) {
@@ -162,5 +221,48 @@ describe('decoders under random and mutated input', () => {
     expect(Object.values(c.deadLettersByReason).reduce((a, b) => a + b, 0)).toBe(c.deadLetters);
     expect(c.events).toBeGreaterThan(0);
     expect(c.deadLetters).toBeGreaterThan(0);
+    // Bad input is bad input; a failure of authwatch's own would be internal_error, and there is none.
+    expect(c.deadLettersByReason.internal_error).toBe(0);
+  });
+
+  it('files a decoder bug as internal_error, with the exception, never as bad input', () => {
+    const decode = DECODERS.auth0.decode;
+    DECODERS.auth0.decode = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'session_id')");
+    };
+    try {
+      const ingest = new Ingest('bug', { now: () => NOW });
+      const r = ingest.process(
+        seeds.find((b) => b.toString().includes('"log_id":"w"'))!,
+        { line: 1 },
+      );
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.deadLetter.reason).toBe('internal_error');
+      expect(r.deadLetter.message).toMatch(/session_id/);
+      expect(r.error).toBeInstanceOf(TypeError);
+      expect(ingest.counters.deadLettersByReason).toMatchObject({ internal_error: 1, invalid_field: 0 });
+    } finally {
+      DECODERS.auth0.decode = decode;
+    }
+  });
+});
+
+describe('nesting', () => {
+  const decode = createRecordDecoder({ now: () => NOW, maxDepth: 8 });
+  const nested = (depth: number, inside = '"x"') => `${'['.repeat(depth)}${inside}${']'.repeat(depth)}`;
+  const record = (extra: string) =>
+    Buffer.from(`{"type":"s","date":"2026-11-20T00:00:00Z","log_id":"n1","details":{"deep":${extra}}}`);
+
+  it('sets aside a record nested deeper than the limit before anything walks it', () => {
+    const r = decode(record(nested(7)));
+    expect(r.ok ? 'event' : r.error.kind).toBe('too_deep');
+    const deep = createRecordDecoder({ now: () => NOW })(record(nested(5000)));
+    expect(deep.ok ? 'event' : deep.error.kind).toBe('too_deep');
+  });
+
+  it('counts only brackets that are structure, not those inside strings', () => {
+    const r = decode(record(nested(5, '"[[[[[[[[[[{{{{{{{{\\"]]]]"')));
+    expect(r.ok).toBe(true);
   });
 });

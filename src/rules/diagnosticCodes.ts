@@ -11,6 +11,7 @@ export const diagnosticCodes = {
   AW1002: { severity: 'error', title: 'file cannot be read' },
   AW1003: { severity: 'error', title: 'document is not a mapping' },
   AW1004: { severity: 'error', title: 'document is neither a rule, a correlation nor a filter' },
+  AW1005: { severity: 'error', title: 'authwatch failed while compiling a rule' },
   // Rule attributes
   AW1101: { severity: 'error', title: 'required attribute missing' },
   AW1102: { severity: 'error', title: 'attribute has the wrong type' },
@@ -41,6 +42,7 @@ export const diagnosticCodes = {
   AW1303: { severity: 'error', title: 'condition pattern matches no search identifier' },
   AW1304: { severity: 'error', title: 'aggregation in a condition' },
   AW1305: { severity: 'warning', title: 'search identifier not used by the condition' },
+  AW1306: { severity: 'error', title: 'condition nests too deep' },
   // Correlations
   AW1401: { severity: 'error', title: 'unknown correlation type' },
   AW1402: { severity: 'error', title: 'correlation attribute missing' },

@@ -182,7 +182,17 @@ function loadSources(files: SourceFile[], diagnostics: Diagnostics, options: Loa
   const ctxBase = { placeholders: options.placeholders ?? {}, regexBudgetMs: options.regexBudgetMs ?? 25 };
   for (const c of collected) {
     const errorsBefore = diagnostics.errorCount;
-    compileDocument(c, diagnostics, ctxBase);
+    try {
+      compileDocument(c, diagnostics, ctxBase);
+    } catch (err) {
+      // Ours, not the author's: report it where the rule is, and load the other rules.
+      diagnostics.add(
+        'AW1005',
+        `authwatch failed while compiling this rule: ${(err as Error).message ?? String(err)}.`,
+        c.file.spanOf(c.map),
+        { hint: 'This is a bug of authwatch; the other rules are loaded. Please report it with the rule.' },
+      );
+    }
     if (diagnostics.errorCount > errorsBefore) c.rule = undefined;
   }
 

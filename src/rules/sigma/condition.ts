@@ -19,7 +19,7 @@ export type ConditionNode =
   | { kind: 'quantified'; quantifier: 'one' | 'all'; pattern: string; start: number; end: number };
 
 export interface ConditionError {
-  code: 'AW1301' | 'AW1304';
+  code: 'AW1301' | 'AW1304' | 'AW1306';
   message: string;
   start: number;
   end: number;
@@ -37,6 +37,12 @@ interface Token {
 }
 
 const KEYWORDS: Record<string, TokenKind> = { and: 'and', or: 'or', not: 'not', of: 'of', all: 'all', them: 'them' };
+
+/**
+ * How deep parentheses and `not`s may nest. Real conditions nest a few levels; the limit keeps
+ * the parser and everything that walks the tree after it far from the end of the stack.
+ */
+export const MAX_CONDITION_DEPTH = 64;
 
 class ConditionSyntaxError extends Error {
   constructor(readonly error: ConditionError) {
@@ -93,6 +99,7 @@ function describe(t: Token): string {
 
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(
     private readonly tokens: Token[],
     private readonly text: string,
@@ -135,8 +142,12 @@ class Parser {
     );
   }
 
+  /**
+   * A chain `a or b or c …` as a balanced tree of the same operands in the same order, so a
+   * condition of thousands of terms stays a tree a few dozen levels deep.
+   */
   private binary(kind: 'and' | 'or', operand: () => ConditionNode): ConditionNode {
-    let left = operand();
+    const operands = [operand()];
     while (this.peek().kind === kind) {
       const op = this.next();
       if (
@@ -153,10 +164,28 @@ class Parser {
           t.kind === 'end' ? op.end : t.end,
         );
       }
-      const right = operand();
-      left = { kind, left, right, start: left.start, end: right.end };
+      operands.push(operand());
     }
-    return left;
+    const balanced = (from: number, to: number): ConditionNode => {
+      if (to - from === 1) return operands[from]!;
+      const mid = (from + to + 1) >> 1;
+      const left = balanced(from, mid);
+      const right = balanced(mid, to);
+      return { kind, left, right, start: left.start, end: right.end };
+    };
+    return balanced(0, operands.length);
+  }
+
+  /** Enters a level of nesting at token `t`; the caller leaves it with `this.depth--`. */
+  private enter(t: Token): void {
+    if (++this.depth > MAX_CONDITION_DEPTH)
+      fail(
+        'AW1306',
+        `The condition nests parentheses and \`not\` more than ${MAX_CONDITION_DEPTH} levels deep.`,
+        t.start,
+        t.end,
+        'Flatten it: `not (a or b)` is `not a and not b`, and `not not a` is `a`.',
+      );
   }
 
   private or(): ConditionNode {
@@ -173,7 +202,9 @@ class Parser {
       this.next();
       if (this.peek().kind === 'end')
         fail('AW1301', 'Expected a search identifier after `not`, found the end of the condition.', t.start, t.end);
+      this.enter(t);
       const operand = this.not();
+      this.depth--;
       return { kind: 'not', operand, start: t.start, end: operand.end };
     }
     return this.atom();
@@ -184,7 +215,9 @@ class Parser {
     switch (t.kind) {
       case 'lparen': {
         if (this.peek().kind === 'rparen') fail('AW1301', 'Empty parentheses.', t.start, this.peek().end);
+        this.enter(t);
         const inner = this.or();
+        this.depth--;
         const close = this.peek();
         if (close.kind !== 'rparen') {
           if (close.kind === 'pipe') this.pipe(close);

@@ -159,3 +159,27 @@ describe('regular expressions cannot stall the engine', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 });
+
+describe('hostile rules', () => {
+  const rule = (name: string, condition: string) =>
+    `title: ${name}\nname: ${name}\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.success}\n  condition: ${condition}\n`;
+
+  it('reports conditions nested too deep where they are, and loads the other rules', () => {
+    const dir = dirWith({
+      'a_parens.yml': rule('parens', `${'('.repeat(2000)}sel${')'.repeat(2000)}`),
+      'b_nots.yml': rule('nots', `${'not '.repeat(10_000)}sel`),
+      'c_ors.yml': rule('ors', Array(2000).fill('sel').join(' or ')),
+      'd_good.yml': rule('good', 'sel'),
+    });
+    const set = loadRules([dir]);
+    expect(set.diagnostics.items.map((d) => [d.code, d.span.file.split('/').pop(), d.span.start.line])).toEqual([
+      ['AW1306', 'a_parens.yml', 6],
+      ['AW1306', 'b_nots.yml', 6],
+    ]);
+    expect(set.detections.map((r) => r.name).sort()).toEqual(['good', 'ors']);
+    // The long chain compiled into a rule that works.
+    const ors = set.detections.find((r) => r.name === 'ors')!;
+    expect(ors.predicate({ type: 'login.success' })).toBe(true);
+    expect(ors.predicate({ type: 'login.failure' })).toBe(false);
+  });
+});

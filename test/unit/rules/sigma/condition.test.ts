@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCondition, type ConditionNode } from '../../../../src/rules/sigma/condition.js';
+import { MAX_CONDITION_DEPTH, parseCondition, type ConditionNode } from '../../../../src/rules/sigma/condition.js';
 
 /** `(and a (not b))`, `(1of sel*)`, `(allof them)`: ASTs small enough to read in a table. */
 function sexpr(n: ConditionNode): string {
@@ -113,5 +113,32 @@ describe('parseCondition: errors', () => {
       const r = parseCondition(text);
       expect(r.ast !== undefined || r.errors.length === 1).toBe(true);
     }
+  });
+});
+
+describe('parseCondition: hostile sizes', () => {
+  it('refuses nesting beyond the limit, pointing at where it goes too deep', () => {
+    for (const [text, at] of [
+      [`${'('.repeat(2000)}sel${')'.repeat(2000)}`, MAX_CONDITION_DEPTH],
+      [`${'not '.repeat(10_000)}sel`, MAX_CONDITION_DEPTH * 4],
+    ] as const) {
+      const r = parseCondition(text);
+      expect(r.ast).toBeUndefined();
+      expect(r.errors).toEqual([expect.objectContaining({ code: 'AW1306', start: at })]);
+    }
+  });
+
+  it('keeps nesting up to the limit', () => {
+    expect(parse(`${'('.repeat(MAX_CONDITION_DEPTH)}a${')'.repeat(MAX_CONDITION_DEPTH)}`)).toBe('a');
+  });
+
+  it('parses a chain of thousands of terms into a shallow tree of the same terms, in order', () => {
+    const names = Array.from({ length: 2000 }, (_, i) => `s${i}`);
+    const r = parseCondition(names.join(' or '));
+    const leaves: string[] = [];
+    const depth = (n: ConditionNode): number =>
+      n.kind === 'ref' ? (leaves.push(n.name), 1) : n.kind === 'or' ? 1 + Math.max(depth(n.left), depth(n.right)) : 0;
+    expect(depth(r.ast!)).toBeLessThanOrEqual(12);
+    expect(leaves).toEqual(names);
   });
 });

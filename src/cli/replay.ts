@@ -147,6 +147,12 @@ function summary(
     lines.push(
       `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions} (${engine.actionsInForce} still in force, ${engine.actionsInvalidTarget} with an invalid target); late events: ${engine.lateEvents} (${late} hits not counted), state evictions: ${evictions}`,
     );
+    const exhausted = Object.entries(engine.regexBudgetExhausted);
+    if (exhausted.length > 0) {
+      lines.push(
+        `  regular-expression time budget ran out on: ${exhausted.map(([rule, n]) => `${rule} (${n} record(s))`).join(', ')}; values it did not cover counted as no match`,
+      );
+    }
     const byRule = [...alertsByRule].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     for (const [title, n] of byRule) lines.push(`    ${String(n).padStart(6)}  ${title}`);
   }

@@ -64,7 +64,10 @@ export async function runCommand(args: string[]): Promise<number> {
   const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
   const logger = createLogger({ level: config.log_level });
   const paths = config.rules.paths.map((p) => (p === 'detections' && !existsSync(p) ? SHIPPED_DETECTIONS : p));
-  const rules = loadRulesWithValues(paths, config.rules.values);
+  const rules = loadRulesWithValues(paths, config.rules.values, {
+    regexBudgetMs: durationMs(config.engine.regex_budget),
+    regexRecordBudgetMs: durationMs(config.engine.regex_budget_per_record),
+  });
   if (rules.diagnostics.errorCount > 0) {
     process.stderr.write(renderText(rules));
     logger.error({ paths, errors: rules.diagnostics.errorCount }, 'The rules have errors; nothing was started.');

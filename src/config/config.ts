@@ -70,7 +70,13 @@ export interface Config {
   };
   enrich: EnrichConfig;
   rules: { paths: string[]; values?: string };
-  engine: { allowed_lateness: string; max_keys_per_rule: number; action_cooldown: string };
+  engine: {
+    allowed_lateness: string;
+    max_keys_per_rule: number;
+    action_cooldown: string;
+    regex_budget: string;
+    regex_budget_per_record: string;
+  };
   server: { enabled: boolean; port: number; host: string };
 }
 

@@ -3,6 +3,7 @@ import type { RuleSet } from '../rules/loader.js';
 import { parseTimespan } from '../time/duration.js';
 import type { CorrelationRule, Doc, ResponseAction, ResponseSpec, Rule } from '../rules/model.js';
 import { parseIp } from '../rules/sigma/cidr.js';
+import type { RegexBudget } from '../rules/sigma/regexBudget.js';
 import { accessorFor, type Accessor } from '../rules/sigma/fieldPath.js';
 import { ALERT_SAMPLE_SIZE, stableId, type Action, type ActionTargetKind, type Alert, type Entities } from './alert.js';
 import { scalarText, type Correlator, type CorrelatorStats, type Firing, type Hit } from './correlations/correlator.js';
@@ -70,6 +71,11 @@ export interface EngineStats extends EngineCounters {
   matches: Record<string, number>;
   /** Actions tracked for de-duplication now. */
   actionsTracked: number;
+  /**
+   * Records on which a rule's backtracking expressions ran out of their time budget (values
+   * not covered counted as no match), by rule id (or title). Shared by the engines of one rule set.
+   */
+  regexBudgetExhausted: Record<string, number>;
 }
 
 /** An incremental snapshot of the engine (`Engine.beginSnapshot`). */
@@ -93,6 +99,8 @@ export interface EngineSnapshot {
   actions?: KeyedSnapshot<number>;
   correlators: Record<string, unknown>;
 }
+
+const EMPTY: ReadonlyMap<string, number> = new Map();
 
 const DEFAULTS = {
   allowedLatenessMs: 60_000,
@@ -143,6 +151,7 @@ export class Engine {
   private readonly matches = new Map<string, number>();
   /** uid → the id alerts and metrics name the rule by. */
   private readonly ruleIds = new Map<string, string>();
+  private readonly regexBudget: RegexBudget | undefined;
   private readonly suppressReaders = new Map<string, Accessor[]>();
   private readonly lateness: number;
   private readonly sweepEvery: number;
@@ -159,7 +168,11 @@ export class Engine {
     actionsInForce: 0,
   };
 
-  constructor(ruleSet: Pick<RuleSet, 'detections' | 'correlations' | 'alerting'>, options: EngineOptions = {}) {
+  constructor(
+    ruleSet: Pick<RuleSet, 'detections' | 'correlations' | 'alerting'> & Partial<Pick<RuleSet, 'regexBudget'>>,
+    options: EngineOptions = {},
+  ) {
+    this.regexBudget = ruleSet.regexBudget;
     const o = { ...DEFAULTS, ...options };
     this.lateness = o.allowedLatenessMs;
     this.sweepEvery = o.sweepEveryMs;
@@ -189,6 +202,7 @@ export class Engine {
   /** Runs one event through every rule; returns the alerts and actions it caused, in order. */
   process(event: AuthEvent, out: EngineOutput = { alerts: [], actions: [], dropped: [] }): EngineOutput {
     this.counters.events++;
+    this.regexBudget?.beginRecord();
     if (event.time > this.maxTime) this.maxTime = event.time;
     const watermark = this.maxTime - this.lateness;
     if (event.time < watermark) this.counters.lateEvents++;
@@ -287,6 +301,11 @@ export class Engine {
     this.actionsInForce.sweep((until) => until <= watermark);
   }
 
+  /** Records on which each rule's backtracking expressions ran out of time (cheap; `stats` has it too). */
+  regexBudgetExhausted(): ReadonlyMap<string, number> {
+    return this.regexBudget?.exhausted ?? EMPTY;
+  }
+
   stats(): EngineStats {
     const rules: Record<string, CorrelatorStats> = {};
     for (const [uid, c] of this.correlatorsByUid) rules[uid] = c.stats();
@@ -298,6 +317,7 @@ export class Engine {
       rules,
       matches,
       actionsTracked: this.actionsInForce.size,
+      regexBudgetExhausted: Object.fromEntries(this.regexBudget?.exhausted ?? []),
     };
   }
 

@@ -527,6 +527,7 @@ export class StreamPipeline {
     }
     this.deps.observe?.processSeconds(Number(process.hrtime.bigint() - started) / 1e9);
     for (const d of out.dropped) this.warnDropped(d);
+    this.warnRegexBudget();
     const positions: [string, number][] = batch.ranges.map((r) => [partitionKey(r), r.last + 1]);
     for (const [key, offset] of positions) this.positions.set(key, offset);
     const replayed = batch.seq !== undefined;
@@ -548,18 +549,39 @@ export class StreamPipeline {
     this.queued.notify();
   }
 
-  private warnDropped(d: DroppedAction): void {
-    const key = `${d.rule_id}\u0000${d.type}`;
-    this.counters.actionsDropped.set(key, (this.counters.actionsDropped.get(key) ?? 0) + 1);
+  private readonly budgetWarned = new Map<string, number>();
+
+  /** A warning (at most one a minute per rule) naming a rule whose regular expressions ran out of time. */
+  private warnRegexBudget(): void {
+    for (const [rule, records] of this.deps.engine.regexBudgetExhausted()) {
+      const before = this.budgetWarned.get(rule) ?? 0;
+      if (records === before || !this.rateLimit(`regex\u0000${rule}`)) continue;
+      this.budgetWarned.set(rule, records);
+      this.deps.logger.warn(
+        { rule, records, since_last_warning: records - before },
+        "A rule's backtracking regular expressions ran out of their time budget on some records; the values they did not cover counted as no match.",
+      );
+    }
+  }
+
+  /** True at most once a minute per key. */
+  private rateLimit(key: string): boolean {
     const now = this.now();
     const seen = this.warned.get(key);
     if (seen && now - seen.at < 60_000) {
       seen.count++;
-      return;
+      return false;
     }
     this.warned.set(key, { at: now, count: 0 });
+    return true;
+  }
+
+  private warnDropped(d: DroppedAction): void {
+    const key = `${d.rule_id}\u0000${d.type}`;
+    this.counters.actionsDropped.set(key, (this.counters.actionsDropped.get(key) ?? 0) + 1);
+    if (!this.rateLimit(`dropped\u0000${key}`)) return;
     this.deps.logger.warn(
-      { rule: d.rule_id, action: d.type, target: d.target, reason: d.reason, since_last_warning: seen?.count ?? 0 },
+      { rule: d.rule_id, action: d.type, target: d.target, reason: d.reason },
       'A response action was not published: its target is not what it claims to be.',
     );
   }

@@ -24,14 +24,17 @@ import {
   type TestCase,
 } from './model.js';
 import { compileDetection } from './sigma/detection.js';
+import { RegexBudget } from './sigma/regexBudget.js';
 import { get, pairs, SourceFile, toJs } from './source.js';
 import { parseTimespan } from '../time/duration.js';
 
 export interface LoadOptions {
   /** Values for `%name%` placeholders used with the `expand` modifier. */
   placeholders?: Readonly<Record<string, readonly string[]>>;
-  /** Time budget per value for regular expressions that need backtracking. */
+  /** Time regular expressions that need backtracking may take per rule and record, ms (25). */
   regexBudgetMs?: number;
+  /** Time they may take per record across all rules, ms (100). */
+  regexRecordBudgetMs?: number;
 }
 
 /** Everything loaded from a set of paths, with every problem found on the way. */
@@ -45,6 +48,8 @@ export interface RuleSet {
   /** Source text by path, for rendering diagnostics. */
   sources: ReadonlyMap<string, string>;
   byUid: ReadonlyMap<string, Rule>;
+  /** The time budget of the rules' backtracking expressions; the engine starts it per record. */
+  regexBudget: RegexBudget;
 }
 
 const SIGMA_KEYS = [
@@ -179,7 +184,8 @@ function loadSources(files: SourceFile[], diagnostics: Diagnostics, options: Loa
   }
 
   // Pass 2: compile each document on its own; a document with any error is left out.
-  const ctxBase = { placeholders: options.placeholders ?? {}, regexBudgetMs: options.regexBudgetMs ?? 25 };
+  const regexBudget = new RegexBudget(options.regexBudgetMs ?? 25, options.regexRecordBudgetMs ?? 100);
+  const ctxBase = { placeholders: options.placeholders ?? {}, regexBudgetMs: regexBudget.perRuleMs, regexBudget };
   for (const c of collected) {
     const errorsBefore = diagnostics.errorCount;
     try {
@@ -197,7 +203,7 @@ function loadSources(files: SourceFile[], diagnostics: Diagnostics, options: Loa
   }
 
   // Pass 3: identities, references, filters, cycles.
-  return link(collected, diagnostics, sources);
+  return { ...link(collected, diagnostics, sources), regexBudget };
 }
 
 function yamlMessage(message: string): string {
@@ -208,7 +214,7 @@ function yamlMessage(message: string): string {
 function compileDocument(
   c: Collected,
   diagnostics: Diagnostics,
-  base: { placeholders: Readonly<Record<string, readonly string[]>>; regexBudgetMs: number },
+  base: { placeholders: Readonly<Record<string, readonly string[]>>; regexBudgetMs: number; regexBudget: RegexBudget },
 ): void {
   const { file, map } = c;
   const has = (k: string) => get(map, k) !== undefined;
@@ -292,6 +298,8 @@ function compileDocument(
     typeField: TYPE_FIELDS[target],
     placeholders: base.placeholders,
     regexBudgetMs: base.regexBudgetMs,
+    regexBudget: base.regexBudget,
+    ruleKey: id ?? title,
   });
   if (!compiled) return;
   if (kind === 'filter') {
@@ -865,7 +873,11 @@ function compileCorrelation(
 
 // ------------------------------------------------------------------------------ link
 
-function link(collected: Collected[], diagnostics: Diagnostics, sources: Map<string, string>): RuleSet {
+function link(
+  collected: Collected[],
+  diagnostics: Diagnostics,
+  sources: Map<string, string>,
+): Omit<RuleSet, 'regexBudget'> {
   const byUid = new Map<string, Rule>();
   const byId = new Map<string, Collected>();
   const byFileName = new Map<string, Map<string, Collected>>();

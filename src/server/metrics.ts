@@ -86,6 +86,11 @@ export class Metrics {
     'authwatch_actions_deduplicated_total',
     'Response actions not published again because the same action on the same target is still in force.',
   );
+  private readonly regexBudget = this.counter(
+    'authwatch_regex_budget_exhausted_total',
+    "Records on which a rule's backtracking regular expressions ran out of their time budget (values not covered count as no match), by rule.",
+    ['rule'],
+  );
   private readonly suppressed = this.counter(
     'authwatch_alerts_suppressed_total',
     "Alerts not raised because the rule's suppress window for the group was open.",
@@ -208,6 +213,10 @@ export class Metrics {
     );
     setAll(this.actionsInForce, [[{}, v.engine.actionsInForce]]);
     setAll(this.suppressed, [[{}, v.engine.suppressed]]);
+    setAll(
+      this.regexBudget,
+      Object.entries(v.engine.regexBudgetExhausted).map(([rule, n]) => [{ rule }, n]),
+    );
     setAll(this.lateEvents, [[{}, v.engine.lateEvents]]);
     this.stateKeys.reset();
     for (const [rule, s] of Object.entries(v.engine.rules)) this.stateKeys.set({ rule }, s.keys);

@@ -4,6 +4,7 @@ import type { Doc, Predicate } from '../model.js';
 import { pairs, type SourceFile } from '../source.js';
 import { parseCidr } from './cidr.js';
 import { parseCondition, type ConditionNode } from './condition.js';
+import type { RegexBudget } from './regexBudget.js';
 import {
   base64,
   base64Offsets,
@@ -32,6 +33,12 @@ export interface DetectionContext {
   placeholders: Readonly<Record<string, readonly string[]>>;
   /** Time budget per value for regular expressions that need backtracking. */
   regexBudgetMs: number;
+  /** The shared budget of such expressions per rule and per record (see RegexBudget). */
+  regexBudget?: RegexBudget;
+  /** What budget exhaustions are counted under: the rule's id, else its title. */
+  ruleKey?: string;
+  /** Set while compiling when the rule holds an expression that runs under the budget. */
+  budgeted?: boolean;
 }
 
 export interface CompiledDetection {
@@ -146,9 +153,22 @@ export function compileDetection(detection: YAMLMap, ctx: DetectionContext): Com
   }
 
   if (ctx.diagnostics.errorCount > errorsBefore || compiled.length === 0) return undefined;
-  return compiled.length === 1
-    ? compiled[0]!
-    : { predicate: anyOf(compiled.map((c) => c.predicate)), typeValues: unionTypes(compiled) };
+  const result =
+    compiled.length === 1
+      ? compiled[0]!
+      : { predicate: anyOf(compiled.map((c) => c.predicate)), typeValues: unionTypes(compiled) };
+  const budget = ctx.regexBudget;
+  if (!ctx.budgeted || !budget) return result;
+  // Only rules holding a budgeted expression pay for the bookkeeping.
+  const inner = result.predicate;
+  const key = ctx.ruleKey ?? ctx.rule;
+  return {
+    typeValues: result.typeValues,
+    predicate: (doc) => {
+      budget.beginRule(key);
+      return inner(doc);
+    },
+  };
 }
 
 // ------------------------------------------------------------------------- condition
@@ -820,6 +840,7 @@ function compileElementTest(
       multiline: has('m'),
       dotAll: has('s'),
       budgetMs: ctx.regexBudgetMs,
+      ...(ctx.regexBudget ? { budget: ctx.regexBudget } : {}),
     });
     if (!compiled.ok) {
       ctx.diagnostics.add('AW1206', `Invalid regular expression: ${compiled.error}`, ctx.file.spanOf(node), {
@@ -829,9 +850,10 @@ function compileElementTest(
     }
     const re = compiled.regex;
     if (!re.linear) {
+      ctx.budgeted = true;
       ctx.diagnostics.add(
         'AW1207',
-        `This regular expression uses lookaround or backreferences, which the linear-time engine cannot run; it runs with backtracking under a ${ctx.regexBudgetMs} ms budget per value, and a value that exhausts the budget counts as no match.`,
+        `This regular expression uses lookaround or backreferences, which the linear-time engine cannot run; it runs with backtracking under a budget of ${ctx.regexBudgetMs} ms per rule and record, and a value the budget does not cover counts as no match.`,
         ctx.file.spanOf(node),
         { hint: 'Rewrite it without lookaround or backreferences to make it linear-time.', rule: ctx.rule },
       );

@@ -22,8 +22,9 @@
  *    those negated classes become the positive classes they mean.
  * 3. Patterns the linear engine refuses even so (lookaround, backreferences) are accepted with
  *    `linear: false` and run with backtracking inside a `node:vm` context, created once per
- *    pattern, under a time budget per value (default 25 ms). A value that exhausts the budget
- *    counts as no match and increments `timeouts`; `test` never throws. Each budgeted call costs
+ *    pattern, under a time budget: at most `budgetMs` per value (default 25 ms), and at most what
+ *    is left of the shared `RegexBudget` of the rule and the record. A value that exhausts the
+ *    budget, or finds it spent, counts as no match and increments `timeouts`; `test` never throws. Each budgeted call costs
  *    about 0.1 ms (Node starts a watchdog per call), so such patterns are far slower than linear
  *    ones; the rule loader warns about them.
  *
@@ -38,6 +39,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { Script, createContext, type Context } from 'node:vm';
+import type { RegexBudget } from './regexBudget.js';
 
 const LINEAR_FLAG = 'l';
 
@@ -74,7 +76,14 @@ const DEFAULT_BUDGET_MS = 25;
 
 export function compileSafeRegex(
   pattern: string,
-  options: { ignoreCase?: boolean; multiline?: boolean; dotAll?: boolean; budgetMs?: number },
+  options: {
+    ignoreCase?: boolean;
+    multiline?: boolean;
+    dotAll?: boolean;
+    budgetMs?: number;
+    /** The time left for the rule and the record, shared with the other budgeted expressions. */
+    budget?: RegexBudget;
+  },
 ): { ok: true; regex: SafeRegex } | { ok: false; error: string } {
   const flagSet = new Set<string>();
   if (options.ignoreCase) flagSet.add('i');
@@ -110,14 +119,27 @@ export function compileSafeRegex(
     linear: false,
     timeouts: 0,
     test(value: string): boolean {
+      const shared = options.budget;
+      const allowed = shared ? Math.min(budgetMs, Math.floor(shared.allowanceMs())) : budgetMs;
+      if (allowed < 1) {
+        regex.timeouts++;
+        shared?.spent(0, true);
+        return false;
+      }
       context.s = value;
+      const started = process.hrtime.bigint();
+      let ranOut = false;
       try {
-        return script.runInContext(context, { timeout: budgetMs }) === true;
+        return script.runInContext(context, { timeout: allowed }) === true;
       } catch (err) {
-        if (isTimeout(err)) regex.timeouts++;
+        if (isTimeout(err)) {
+          regex.timeouts++;
+          ranOut = true;
+        }
         return false;
       } finally {
         context.s = '';
+        shared?.spent(Number(process.hrtime.bigint() - started) / 1e6, ranOut);
       }
     },
   };

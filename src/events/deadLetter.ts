@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { DECODE_ERROR_KINDS, type DecodeErrorKind } from './decodeError.js';
 
 /**
- * Why a record is a dead letter: a decode error kind for bad input, or `engine_error` when
- * the engine failed on an event that decoded, or `internal_error` for a failure of authwatch's
- * own that nobody foresaw (logged with its stack). The last two are ours, not the input's.
+ * Why a record is a dead letter: a decode error kind for bad input; `invalid_gzip` for the
+ * damaged tail of a compressed input (what of its line decompressed, if anything); or
+ * `engine_error` when the engine failed on an event that decoded, or `internal_error` for a
+ * failure of authwatch's own that nobody foresaw (logged with its stack). The last two are
+ * ours, not the input's.
  */
-export type DeadLetterReason = DecodeErrorKind | 'engine_error' | 'internal_error';
+export type DeadLetterReason = DecodeErrorKind | 'invalid_gzip' | 'engine_error' | 'internal_error';
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   ...DECODE_ERROR_KINDS,
+  'invalid_gzip',
   'engine_error',
   'internal_error',
 ];

@@ -105,14 +105,28 @@ export interface IngestHandlers {
   onDeadLetter?: (letter: DeadLetter) => void | Promise<void>;
 }
 
-/** Feeds NDJSON lines (from `readNdjson`) through an Ingest, in order. */
+/**
+ * Feeds NDJSON lines (from `readNdjson`) through an Ingest, in order. The damaged tail of a
+ * gzip input is a dead letter (`invalid_gzip`) like any bad record, after the lines before it.
+ */
 export async function ingestLines(
-  lines: AsyncIterable<{ line: number; bytes: Uint8Array; size: number }>,
+  lines: AsyncIterable<{
+    line: number;
+    bytes: Uint8Array;
+    size: number;
+    damaged?: { message: string; decompressedBytes: number };
+  }>,
   ingest: Ingest,
   handlers: IngestHandlers,
 ): Promise<void> {
-  for await (const { line, bytes, size } of lines) {
+  for await (const { line, bytes, size, damaged } of lines) {
     const position = { line };
+    if (damaged) {
+      ingest.counters.records++;
+      const message = `The gzip input is damaged after ${damaged.decompressedBytes} decompressed bytes (${damaged.message}): every line before this one was read; this holds what of it decompressed, if anything.`;
+      await handlers.onDeadLetter?.(ingest.deadLetter({ kind: 'invalid_gzip', message }, bytes, position, size));
+      continue;
+    }
     const result = ingest.process(bytes, position, size);
     if (result.ok) await handlers.onEvent?.(result.event, { bytes, position });
     else await handlers.onDeadLetter?.(result.deadLetter);

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { GzipError, gunzipMembers } from './gunzip.js';
 
 /** One line of an NDJSON input, with its 1-based line number for dead-letter records. */
 export interface NdjsonLine {
@@ -9,6 +9,12 @@ export interface NdjsonLine {
   bytes: Buffer;
   /** The line's full length; larger than `bytes.length` when the reader had to cut it. */
   size: number;
+  /**
+   * Set on the last item of a gzip input that is damaged (truncated, corrupt, or followed by
+   * bytes that are no gzip): what decompressed of the line in progress, if anything, and why
+   * the rest is lost. Every complete line before it came through as usual.
+   */
+  damaged?: { message: string; decompressedBytes: number };
 }
 
 /**
@@ -29,7 +35,7 @@ export async function* readNdjson(
   maxLineBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<NdjsonLine> {
   const raw = path === '-' ? stdin : createReadStream(path);
-  const input = await maybeGunzip(raw);
+  const { chunks, gzip } = await maybeGunzip(raw);
   let parts: Buffer[] = [];
   let held = 0; // bytes in `parts`
   let size = 0; // bytes of the current line, including any cut off
@@ -59,17 +65,34 @@ export async function* readNdjson(
     held += piece.length;
   };
 
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      if (nl < 0) break;
-      keep(chunk.subarray(start, nl));
-      const out = finish();
-      if (out) yield out;
-      start = nl + 1;
+  let decompressed = 0;
+  try {
+    for await (const chunk of chunks) {
+      decompressed += chunk.length;
+      let start = 0;
+      for (;;) {
+        const nl = chunk.indexOf(0x0a, start);
+        if (nl < 0) break;
+        keep(chunk.subarray(start, nl));
+        const out = finish();
+        if (out) yield out;
+        start = nl + 1;
+      }
+      if (start < chunk.length) keep(Buffer.from(chunk.subarray(start)));
     }
-    if (start < chunk.length) keep(Buffer.from(chunk.subarray(start)));
+  } catch (err) {
+    if (!gzip || !(err instanceof GzipError)) throw err;
+    // What decompressed came through; the damaged rest is one dead letter, with what of its
+    // line had decompressed and where in the compressed input it broke.
+    line++;
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+    yield {
+      line,
+      bytes,
+      size: Math.max(size, bytes.length),
+      damaged: { message: (err as Error).message, decompressedBytes: decompressed - bytes.length },
+    };
+    return;
   }
   if (size > 0) {
     const out = finish();
@@ -82,12 +105,23 @@ function isBlank(bytes: Buffer): boolean {
   return true;
 }
 
-async function maybeGunzip(stream: Readable): Promise<Readable> {
+/**
+ * Detects gzip by its magic bytes (0x1f 0x8b), reading until two bytes are in hand however
+ * the input is chunked (a pipe may hand over one byte first), and decompresses if so (see
+ * `gunzipMembers`: members one after the other, and what decompressed before any damage).
+ */
+async function maybeGunzip(stream: Readable): Promise<{ chunks: AsyncIterable<Buffer>; gzip: boolean }> {
   const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const first = await iterator.next();
-  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
-  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  async function* rest(): AsyncGenerator<Buffer> {
+  let head = Buffer.alloc(0);
+  let done = false;
+  while (head.length < 2 && !done) {
+    const next = await iterator.next();
+    if (next.done) done = true;
+    else head = Buffer.concat([head, Buffer.from(next.value)]);
+  }
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b)
+    return { chunks: gunzipMembers(head, iterator), gzip: true };
+  async function* plain(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;
     for (;;) {
       const next = await iterator.next();
@@ -95,6 +129,5 @@ async function maybeGunzip(stream: Readable): Promise<Readable> {
       yield Buffer.from(next.value);
     }
   }
-  const plain = Readable.from(rest(), { objectMode: false });
-  return gzip ? plain.pipe(createGunzip()) : plain;
+  return { chunks: plain(), gzip: false };
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import type { Alert } from '../../../src/engine/alert.js';
@@ -138,5 +139,30 @@ describe('authwatch replay on hostile records', () => {
       reason: 'too_deep',
       position: { line: 1 },
     });
+  });
+});
+
+describe('authwatch replay on a damaged gzip file', () => {
+  it('replays what decompressed, sets the damaged rest aside, prints the summary and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-gzip-'));
+    const lines = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify({
+        id: `e${i}`,
+        type: 'login.success',
+        time: Date.UTC(2026, 0, 1) + i * 1000,
+        user: { name: `u${i}` },
+      }),
+    );
+    const gz = gzipSync(`${lines.join('\n')}\n`);
+    const input = join(dir, 'cut.ndjson.gz');
+    writeFileSync(input, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    const dlq = join(dir, 'dlq.ndjson');
+    expect(await main(['replay', '--input', input, '--no-enrich', '--dlq', dlq])).toBe(0);
+    const m = /replayed (\d+) record\(s\) in [\d.]+s: (\d+) event\(s\), 1 dead letter\(s\)/.exec(err);
+    expect(m).not.toBeNull();
+    expect(Number(m![2])).toBeGreaterThan(2000);
+    expect(err).toContain('dead letters by reason: invalid_gzip 1');
+    const letter = JSON.parse(readFileSync(dlq, 'utf8')) as DeadLetter;
+    expect(letter).toMatchObject({ reason: 'invalid_gzip', position: { line: Number(m![2]) + 1 } });
   });
 });

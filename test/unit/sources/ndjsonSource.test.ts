@@ -51,3 +51,75 @@ describe('readNdjson', () => {
     expect(await collect(readNdjson('-', chunked()))).toEqual([]);
   });
 });
+
+describe('readNdjson on damaged or unusual gzip', () => {
+  const records = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => JSON.stringify({ seq: from + i, pad: 'x'.repeat(40 + ((from + i) % 17)) }));
+  const text = (lines: string[]) => `${lines.join('\n')}\n`;
+  /** Delivers `bytes` in chunks of the given sizes, cycling (a pipe hands over whatever it has). */
+  const inPieces = (bytes: Buffer, sizes: number[]) => {
+    const chunks: Buffer[] = [];
+    for (let i = 0, k = 0; i < bytes.length; k++) {
+      const n = sizes[k % sizes.length]!;
+      chunks.push(bytes.subarray(i, i + n));
+      i += n;
+    }
+    return Readable.from(chunks);
+  };
+  const seqs = (lines: NdjsonLine[]) =>
+    lines.filter((l) => !l.damaged).map((l) => (JSON.parse(l.bytes.toString()) as { seq: number }).seq);
+
+  it('reads members written one after the other, with a member boundary inside a chunk, from stdin in odd pieces', async () => {
+    const a = records(0, 3000);
+    const b = records(3000, 2000);
+    const gz = Buffer.concat([gzipSync(text(a)), gzipSync(text(b))]);
+    const lines = await collect(readNdjson('-', inPieces(gz, [1, 7, 4096, 65_536, 13])));
+    expect(seqs(lines)).toEqual([...Array(5000).keys()]);
+  });
+
+  it('detects gzip on stdin whose first read is a single byte', async () => {
+    const gz = gzipSync(text(records(0, 3)));
+    const lines = await collect(readNdjson('-', inPieces(gz, [1, 1, 5, 1000])));
+    expect(seqs(lines)).toEqual([0, 1, 2]);
+  });
+
+  it('gives every line of a truncated file that decompressed, then the damaged rest as one item', async () => {
+    const gz = gzipSync(text(records(0, 20_000)));
+    const lines = await collect(readNdjson('-', inPieces(gz.subarray(0, Math.floor(gz.length * 0.7)), [8192])));
+    const last = lines[lines.length - 1]!;
+    expect(last.damaged?.message).toMatch(/unexpected end of file/);
+    const read = seqs(lines);
+    expect(read.length).toBeGreaterThan(10_000);
+    expect(read).toEqual([...Array(read.length).keys()]);
+    expect(last.line).toBe(read.length + 1);
+    // What of the cut line decompressed is kept.
+    expect(`{"seq":${read.length}`.startsWith(last.bytes.toString().slice(0, 8))).toBe(true);
+  });
+
+  it('gives every line before bytes that follow the gzip data and are no gzip', async () => {
+    const gz = Buffer.concat([gzipSync(text(records(0, 500))), Buffer.from('trailing junk\n')]);
+    const lines = await collect(readNdjson('-', inPieces(gz, [gz.length])));
+    expect(seqs(lines)).toEqual([...Array(500).keys()]);
+    expect(lines[lines.length - 1]).toMatchObject({
+      line: 501,
+      damaged: { message: expect.stringMatching(/not gzip/) },
+    });
+  });
+
+  it('reports corrupt data, and data that does not match its checksum', async () => {
+    const gz = gzipSync(text(records(0, 2000)));
+    const corrupt = Buffer.from(gz);
+    for (let i = Math.floor(gz.length / 2); i < Math.floor(gz.length / 2) + 64; i++) corrupt[i] = 0xff;
+    const lines = await collect(readNdjson('-', inPieces(corrupt, [4096])));
+    expect(lines[lines.length - 1]!.damaged).toBeDefined();
+    // Lines before the damage are intact (what deflate made of the damage, up to where it noticed,
+    // comes through as lines that are no JSON: dead letters downstream).
+    const intact = lines.findIndex((l) => !/^\{"seq":\d+,"pad":"x+"\}$/.test(l.bytes.toString()));
+    expect(intact).toBeGreaterThan(500);
+    expect(lines.slice(0, intact).map((l, i) => l.line === i + 1)).not.toContain(false);
+    const wrongSum = Buffer.from(gzipSync(text(records(0, 10))));
+    wrongSum[wrongSum.length - 8]! ^= 0xff;
+    const checked = await collect(readNdjson('-', inPieces(wrongSum, [wrongSum.length])));
+    expect(checked[checked.length - 1]!.damaged?.message).toMatch(/checksum/);
+  });
+});

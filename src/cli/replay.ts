@@ -13,6 +13,7 @@ import { DEFAULT_MAX_FUTURE_MS, DEFAULT_MAX_RECORD_BYTES } from '../events/recor
 import { parseTimespan } from '../time/duration.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
+import { StopRequest } from './stopRequest.js';
 import { renderText } from './validate.js';
 
 const USAGE = `usage: authwatch replay --input FILE [--rules PATH]... [--values FILE] [--format auto|auth0|okta|canonical]
@@ -91,31 +92,42 @@ export async function replayCommand(args: string[]): Promise<number> {
   const started = process.hrtime.bigint();
   const logger = createLogger({ level: 'warn' });
 
+  const stop = new StopRequest();
   const onDeadLetter = async (letter: DeadLetter): Promise<void> => {
     if (dlq) await write(dlq, `${JSON.stringify(letter)}\n`);
   };
-  await ingestLines(readNdjson(values.input), ingest, {
-    onEvent: async (event, record) => {
-      if (values.events) await write(process.stdout, `${JSON.stringify(withoutRaw(event))}\n`);
-      if (!engine) return;
-      const out = emptyOutput();
-      evaluate(engine, ingest, event, record, out, { logger });
-      for (const alert of out.alerts) {
-        alertsByRule.set(alert.rule_title, (alertsByRule.get(alert.rule_title) ?? 0) + 1);
-        await write(process.stdout, `${JSON.stringify(alert)}\n`);
-      }
-      if (actions) for (const action of out.actions) await write(actions, `${JSON.stringify(action)}\n`);
-      for (const letter of out.deadLetters) await onDeadLetter(letter);
-    },
-    onDeadLetter,
-  });
-  for (const stream of [dlq, actions]) {
-    if (!stream) continue;
-    stream.end();
-    await once(stream, 'finish');
+  try {
+    await ingestLines(
+      readNdjson(values.input, process.stdin, undefined, stop.signal),
+      ingest,
+      {
+        onEvent: async (event, record) => {
+          if (values.events) await stop.write(`${JSON.stringify(withoutRaw(event))}\n`);
+          if (!engine) return;
+          const out = emptyOutput();
+          evaluate(engine, ingest, event, record, out, { logger });
+          for (const alert of out.alerts) {
+            alertsByRule.set(alert.rule_title, (alertsByRule.get(alert.rule_title) ?? 0) + 1);
+            await stop.write(`${JSON.stringify(alert)}\n`);
+          }
+          if (actions) for (const action of out.actions) await write(actions, `${JSON.stringify(action)}\n`);
+          for (const letter of out.deadLetters) await onDeadLetter(letter);
+        },
+        onDeadLetter,
+      },
+      stop.signal,
+    );
+    for (const stream of [dlq, actions]) {
+      if (!stream) continue;
+      stream.end();
+      await once(stream, 'finish');
+    }
+  } finally {
+    stop.dispose();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  process.stderr.write(summary(ingest.counters, seconds, engine?.stats(), alertsByRule));
+  const stopped = stop.reason ? `stopped (${stop.reason}): ` : '';
+  process.stderr.write(stopped + summary(ingest.counters, seconds, engine?.stats(), alertsByRule));
   return 0;
 }
 

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.js';
@@ -22,6 +21,7 @@ import { readNdjson } from '../sources/ndjsonSource.js';
 import { KafkaSource } from '../sources/kafkaSource.js';
 import { KafkaCheckpointStore } from '../state/kafkaCheckpointStore.js';
 import { parseTimespan } from '../time/duration.js';
+import { StopRequest } from './stopRequest.js';
 import { renderText } from './validate.js';
 
 /** The pack that ships with authwatch, used when the configured `detections` folder is not in the working directory. */
@@ -99,22 +99,38 @@ export async function runCommand(args: string[]): Promise<number> {
       { source: letter.source, position: letter.position, reason: letter.reason, field: letter.field },
       `An input record was set aside as a dead letter: ${letter.message}`,
     );
-  await ingestLines(readNdjson(path), ingest, {
-    onEvent: async (event, record) => {
-      const out = emptyOutput();
-      evaluate(engine, ingest, event, record, out, { logger });
-      for (const alert of out.alerts) {
-        if (!process.stdout.write(`${JSON.stringify(alert)}\n`)) await once(process.stdout, 'drain');
-      }
-      out.deadLetters.forEach(onDeadLetter);
-    },
-    onDeadLetter,
-  });
+  const stop = new StopRequest();
+  try {
+    await ingestLines(
+      readNdjson(path, process.stdin, undefined, stop.signal),
+      ingest,
+      {
+        onEvent: async (event, record) => {
+          const out = emptyOutput();
+          evaluate(engine, ingest, event, record, out, { logger });
+          for (const alert of out.alerts) await stop.write(`${JSON.stringify(alert)}\n`);
+          out.deadLetters.forEach(onDeadLetter);
+        },
+        onDeadLetter,
+      },
+      stop.signal,
+    );
+  } finally {
+    stop.dispose();
+  }
   const { records, events, deadLetters } = ingest.counters;
   const { alerts, suppressed, lateEvents } = engine.stats();
   logger.info(
-    { records, events, dead_letters: deadLetters, alerts, suppressed, late_events: lateEvents },
-    'The input has ended.',
+    {
+      records,
+      events,
+      dead_letters: deadLetters,
+      alerts,
+      suppressed,
+      late_events: lateEvents,
+      ...(stop.reason ? { stopped: stop.reason } : {}),
+    },
+    stop.reason ? 'Stopped as asked; what was read is processed and written.' : 'The input has ended.',
   );
   return 0;
 }
@@ -234,6 +250,7 @@ async function runOnKafka(
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onSignal);
     try {
       await p.run();
       await stopped;
@@ -247,6 +264,7 @@ async function runOnKafka(
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onSignal);
       await producer.close().catch(() => undefined);
       await checkpointProducer.close().catch(() => undefined);
     }

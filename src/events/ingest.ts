@@ -118,8 +118,11 @@ export async function ingestLines(
   }>,
   ingest: Ingest,
   handlers: IngestHandlers,
+  /** Stops after the line in hand. */
+  stop?: AbortSignal,
 ): Promise<void> {
   for await (const { line, bytes, size, damaged } of lines) {
+    if (stop?.aborted) return;
     const position = { line };
     if (damaged) {
       ingest.counters.records++;

@@ -33,8 +33,26 @@ export async function* readNdjson(
   path: string,
   stdin: Readable = process.stdin,
   maxLineBytes = MAX_LINE_BYTES,
+  /** Stops reading (the lines read so far have come through; the rest is left unread). */
+  stop?: AbortSignal,
 ): AsyncGenerator<NdjsonLine> {
   const raw = path === '-' ? stdin : createReadStream(path);
+  if (stop?.aborted) return;
+  // A stop must also end a read that waits for input that may never come (an idle stdin).
+  const onStop = (): void => {
+    raw.destroy();
+  };
+  stop?.addEventListener('abort', onStop, { once: true });
+  try {
+    yield* lines(raw, maxLineBytes, stop);
+  } catch (err) {
+    if (!stop?.aborted) throw err;
+  } finally {
+    stop?.removeEventListener('abort', onStop);
+  }
+}
+
+async function* lines(raw: Readable, maxLineBytes: number, stop?: AbortSignal): AsyncGenerator<NdjsonLine> {
   const { chunks, gzip } = await maybeGunzip(raw);
   let parts: Buffer[] = [];
   let held = 0; // bytes in `parts`
@@ -68,6 +86,7 @@ export async function* readNdjson(
   let decompressed = 0;
   try {
     for await (const chunk of chunks) {
+      if (stop?.aborted) return;
       decompressed += chunk.length;
       let start = 0;
       for (;;) {
@@ -94,7 +113,8 @@ export async function* readNdjson(
     };
     return;
   }
-  if (size > 0) {
+  // The last line may lack its line break: it is a line all the same (unless reading stopped).
+  if (size > 0 && !stop?.aborted) {
     const out = finish();
     if (out) yield out;
   }

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import type { Alert } from '../../../src/engine/alert.js';
+import { EXIT_FORCED } from '../../../src/cli/stopRequest.js';
 import type { DeadLetter } from '../../../src/events/deadLetter.js';
 
 let out = '';
@@ -164,5 +165,112 @@ describe('authwatch replay on a damaged gzip file', () => {
     expect(err).toContain('dead letters by reason: invalid_gzip 1');
     const letter = JSON.parse(readFileSync(dlq, 'utf8')) as DeadLetter;
     expect(letter).toMatchObject({ reason: 'invalid_gzip', position: { line: Number(m![2]) + 1 } });
+  });
+});
+
+describe('authwatch replay stopped early', () => {
+  const many = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-stop-'));
+    const input = join(dir, 'failures.ndjson');
+    // 20,000 failures from one address, 10 users at a time: an alert every few records.
+    const lines = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({
+        id: `f${i}`,
+        type: 'login.failure',
+        time: Date.UTC(2026, 0, 1) + i * 10_000,
+        user: { name: `u${i}` },
+        ip: '185.220.101.4',
+      }),
+    );
+    writeFileSync(input, `${lines.join('\n')}\n`);
+    return input;
+  };
+
+  /** Lets `n` alerts through stdout, then does `then` (once). */
+  function afterAlerts(n: number, then: () => void): void {
+    let alerts = 0;
+    vi.mocked(process.stdout.write).mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      if (++alerts === n) then();
+      return true;
+    });
+  }
+
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
+    'on %s: writes what it has, prints the summary, exits 0',
+    async (signal) => {
+      afterAlerts(5, () => process.emit(signal, signal));
+      expect(await main(['replay', '--input', many(), '--no-enrich', '--rules', RULES])).toBe(0);
+      expect(err).toMatch(new RegExp(`^stopped \\(${signal}\\): replayed (\\d+) record\\(s\\)`));
+      const records = Number(/replayed (\d+) record/.exec(err)![1]);
+      expect(records).toBeLessThan(20_000);
+      expect(out.trim().split('\n').length).toBeGreaterThanOrEqual(5);
+      expect(process.listenerCount(signal)).toBe(0); // its handlers are gone with it
+    },
+  );
+
+  it('when the reader of stdout goes away (`| head`): no EPIPE, the summary, exit 0', async () => {
+    afterAlerts(3, () => {
+      const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+      process.stdout.emit('error', epipe);
+    });
+    expect(await main(['replay', '--input', many(), '--no-enrich', '--rules', RULES])).toBe(0);
+    expect(err).toMatch(/^stopped \(stdout closed\): replayed \d+ record\(s\)/);
+    expect(out.trim().split('\n')).toHaveLength(3); // nothing written after it went away
+  });
+
+  it('a second signal exits at once, with the documented status', async () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`exit ${String(code)}`);
+    });
+    afterAlerts(2, () => {
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(() => process.emit('SIGTERM', 'SIGTERM')).toThrow('exit 1');
+    });
+    expect(await main(['replay', '--input', many(), '--no-enrich', '--rules', RULES])).toBe(0);
+    expect(exit).toHaveBeenCalledWith(EXIT_FORCED);
+  });
+
+  it('reads a last line that has no line break', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-last-'));
+    const input = join(dir, 'last.ndjson');
+    writeFileSync(
+      input,
+      '{"type":"login.success","time":1767225600000,"user":{"name":"a"}}\n{"type":"login.success","time":1767225601000}',
+    );
+    expect(await main(['replay', '--input', input, '--no-enrich'])).toBe(0);
+    expect(err).toMatch(/^replayed 2 record\(s\) in [\d.]+s: 2 event\(s\)/);
+  });
+});
+
+describe('authwatch run without Kafka, stopped early', () => {
+  it('on SIGTERM stops reading, writes what it has and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-runstop-'));
+    const input = join(dir, 'failures.ndjson');
+    const lines = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({
+        id: `f${i}`,
+        type: 'login.failure',
+        time: Date.UTC(2026, 0, 1) + i * 10_000,
+        user: { name: `u${i}` },
+        ip: '185.220.101.4',
+      }),
+    );
+    writeFileSync(input, `${lines.join('\n')}\n`);
+    const config = join(dir, 'authwatch.yaml');
+    writeFileSync(
+      config,
+      `log_level: silent\ninput: {path: ${input}}\nrules: {paths: [${RULES}]}\nenrich: {geo: false, asn: false}\n`,
+    );
+    let alerts = 0;
+    vi.mocked(process.stdout.write).mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      if (++alerts === 4) process.emit('SIGTERM', 'SIGTERM');
+      return true;
+    });
+    expect(await main(['run', '--config', config])).toBe(0);
+    const written = out.trim().split('\n').length;
+    expect(written).toBeGreaterThanOrEqual(4);
+    expect(written).toBeLessThan(4000); // 20,000 failures make 4,000 alerts; it stopped well before
   });
 });

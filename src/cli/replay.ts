@@ -157,7 +157,7 @@ function summary(
     const evictions = Object.values(engine.rules).reduce((a, r) => a + r.evictions, 0);
     const late = Object.values(engine.rules).reduce((a, r) => a + r.late, 0);
     lines.push(
-      `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions} (${engine.actionsInForce} still in force, ${engine.actionsInvalidTarget} with an invalid target); late events: ${engine.lateEvents} (${late} hits not counted), state evictions: ${evictions}`,
+      `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions} (${engine.actionsInForce} still in force, ${engine.actionsInvalidTarget} with an invalid target); late events: ${engine.lateEvents} (${late} hits not counted), events dated ahead: ${engine.aheadEvents}, state evictions: ${evictions}`,
     );
     const exhausted = Object.entries(engine.regexBudgetExhausted);
     if (exhausted.length > 0) {

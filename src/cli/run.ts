@@ -77,6 +77,10 @@ export async function runCommand(args: string[]): Promise<number> {
     allowedLatenessMs: parseTimespan(config.engine.allowed_lateness),
     maxKeysPerRule: config.engine.max_keys_per_rule,
     actionCooldownMs: durationMs(config.engine.action_cooldown),
+    watermarkCorroboration: config.engine.watermark_corroboration,
+    // Streaming from Kafka is live: event time cannot run ahead of the wall clock. Files and
+    // stdin may be recordings, whose event time is their own.
+    ...(hasKafka(config) ? { clock: Date.now } : {}),
   });
   const ingestOptions = {
     format: config.decode.format,

@@ -72,6 +72,7 @@ export interface Config {
   rules: { paths: string[]; values?: string };
   engine: {
     allowed_lateness: string;
+    watermark_corroboration: number;
     max_keys_per_rule: number;
     action_cooldown: string;
     regex_budget: string;

@@ -30,6 +30,19 @@ export interface EngineOptions {
    * within it. Default 5 min.
    */
   actionCooldownMs?: number;
+  /**
+   * How many events must be ahead of the newest event time by more than the allowed lateness
+   * before event time jumps ahead to them. One record dated far ahead (a wrong clock, or a
+   * record forged for the purpose) would otherwise make every later event late and blind the
+   * windows. Default 5.
+   */
+  watermarkCorroboration?: number;
+  /**
+   * Wall clock, in a live deployment: event time never runs ahead of it by more than the
+   * allowed lateness, however many records claim otherwise. Replays of recorded events leave it
+   * out: their event time is their own.
+   */
+  clock?: () => number;
 }
 
 export interface EngineOutput {
@@ -50,6 +63,11 @@ export interface DroppedAction {
 
 export interface EngineCounters {
   events: number;
+  /**
+   * Events dated ahead of event time by more than the allowed lateness: they are evaluated, but
+   * event time moves to them only when enough others back them (never beyond the wall clock).
+   */
+  aheadEvents: number;
   /** Events older than the allowed lateness: single-event rules still see them, windows do not. */
   lateEvents: number;
   alerts: number;
@@ -94,6 +112,8 @@ export interface EngineSnapshot {
   maxTime: number | null;
   lastSweep: number | null;
   counters: EngineCounters;
+  /** Times of events ahead of event time, waiting to be backed by others. */
+  ahead?: number[];
   suppression: KeyedSnapshot<number>;
   /** Actions in force, by action and target, with the event time until which they hold. */
   actions?: KeyedSnapshot<number>;
@@ -103,6 +123,7 @@ export interface EngineSnapshot {
 const EMPTY: ReadonlyMap<string, number> = new Map();
 
 const DEFAULTS = {
+  watermarkCorroboration: 5,
   allowedLatenessMs: 60_000,
   maxKeysPerRule: 100_000,
   sweepEveryMs: 300_000,
@@ -156,9 +177,14 @@ export class Engine {
   private readonly lateness: number;
   private readonly sweepEvery: number;
   private maxTime = Number.NEGATIVE_INFINITY;
+  /** Times of events too far ahead to move event time on their own, ascending, at most `corroboration`. */
+  private ahead: number[] = [];
+  private readonly corroboration: number;
+  private readonly clock: (() => number) | undefined;
   private lastSweep = Number.NEGATIVE_INFINITY;
   readonly counters: EngineCounters = {
     events: 0,
+    aheadEvents: 0,
     lateEvents: 0,
     alerts: 0,
     suppressed: 0,
@@ -182,6 +208,8 @@ export class Engine {
     this.suppression = new KeyedState<number>(o.maxKeysPerRule);
     this.actionsInForce = new KeyedState<number>(o.maxKeysPerRule);
     this.actionCooldown = o.actionCooldownMs;
+    this.corroboration = Math.max(1, o.watermarkCorroboration);
+    this.clock = options.clock;
     const known = new Set([...ruleSet.detections, ...ruleSet.correlations].map((r) => r.uid));
     for (const rule of ruleSet.correlations) {
       if (!rule.rules.every((uid) => known.has(uid))) continue; // refers to a rule that did not load
@@ -203,7 +231,7 @@ export class Engine {
   process(event: AuthEvent, out: EngineOutput = { alerts: [], actions: [], dropped: [] }): EngineOutput {
     this.counters.events++;
     this.regexBudget?.beginRecord();
-    if (event.time > this.maxTime) this.maxTime = event.time;
+    if (event.time > this.maxTime) this.advance(event.time);
     const watermark = this.maxTime - this.lateness;
     if (event.time < watermark) this.counters.lateEvents++;
     this.index.forEachMatch(event, (rule, doc) => {
@@ -294,6 +322,32 @@ export class Engine {
     return false;
   }
 
+  /**
+   * Moves event time to `t`. A step within the allowed lateness is taken at once (the stream
+   * moving on); a jump further ahead waits until `corroboration` events back it, then goes to
+   * the earliest of them; in a live deployment event time never passes the wall clock plus the
+   * lateness. So no single record, however it is dated, makes the rest of the stream late.
+   */
+  private advance(t: number): void {
+    const target = this.clock ? Math.min(t, this.clock() + this.lateness) : t;
+    if (target < t) this.counters.aheadEvents++; // ahead of the wall clock
+    if (target <= this.maxTime) return;
+    if (!Number.isFinite(this.maxTime) || target - this.maxTime <= this.lateness) {
+      this.maxTime = target;
+      // Jumps held before may be steps now.
+      while (this.ahead.length > 0 && this.ahead[0]! - this.maxTime <= this.lateness) this.ahead.shift();
+      return;
+    }
+    if (target === t) this.counters.aheadEvents++;
+    let i = this.ahead.length;
+    while (i > 0 && this.ahead[i - 1]! > target) i--;
+    this.ahead.splice(i, 0, target);
+    if (this.ahead.length >= this.corroboration) {
+      this.maxTime = this.ahead[0]!;
+      this.ahead = this.ahead.filter((a) => a - this.maxTime > this.lateness);
+    }
+  }
+
   /** Frees state that can no longer contribute, as event time advances. */
   private sweep(watermark: number): void {
     this.lastSweep = this.maxTime;
@@ -330,6 +384,7 @@ export class Engine {
       maxTime: Number.isFinite(this.maxTime) ? this.maxTime : null,
       lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
       counters: { ...this.counters },
+      ahead: [...this.ahead],
       suppression: this.suppression.snapshot((t) => t, deferred),
       actions: this.actionsInForce.snapshot((t) => t, deferred),
       correlators: correlatorState,
@@ -361,6 +416,7 @@ export class Engine {
     this.maxTime = snapshot.maxTime ?? Number.NEGATIVE_INFINITY;
     this.lastSweep = snapshot.lastSweep ?? Number.NEGATIVE_INFINITY;
     Object.assign(this.counters, snapshot.counters);
+    this.ahead = [...(snapshot.ahead ?? [])];
     this.suppression.restore(snapshot.suppression, (t: number) => t);
     if (snapshot.actions) this.actionsInForce.restore(snapshot.actions, (t: number) => t);
     for (const [uid, state] of Object.entries(snapshot.correlators)) this.correlatorsByUid.get(uid)?.restore(state);

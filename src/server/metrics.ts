@@ -95,6 +95,10 @@ export class Metrics {
     'authwatch_alerts_suppressed_total',
     "Alerts not raised because the rule's suppress window for the group was open.",
   );
+  private readonly aheadEvents = this.counter(
+    'authwatch_ahead_events_total',
+    'Events dated ahead of event time by more than the allowed lateness (or of the wall clock): evaluated, but moving event time only when enough others back them.',
+  );
   private readonly lateEvents = this.counter(
     'authwatch_late_events_total',
     'Events older than the allowed lateness: single-event rules see them, windows do not.',
@@ -218,6 +222,7 @@ export class Metrics {
       Object.entries(v.engine.regexBudgetExhausted).map(([rule, n]) => [{ rule }, n]),
     );
     setAll(this.lateEvents, [[{}, v.engine.lateEvents]]);
+    setAll(this.aheadEvents, [[{}, v.engine.aheadEvents]]);
     this.stateKeys.reset();
     for (const [rule, s] of Object.entries(v.engine.rules)) this.stateKeys.set({ rule }, s.keys);
     setAll(

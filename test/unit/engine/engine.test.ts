@@ -332,3 +332,71 @@ response:
     expect(invalidTarget('none', '')).toBeUndefined();
   });
 });
+
+describe('Engine: event time against records dated ahead', () => {
+  const STUFFING = `
+title: failed
+name: failed
+id: 88888888-8888-4888-8888-888888888881
+logsource: {product: authwatch}
+detection:
+  sel: {type: login.failure}
+  condition: sel
+---
+title: Stuffing
+id: 88888888-8888-4888-8888-888888888882
+correlation:
+  type: value_count
+  rules: [failed]
+  group-by: [ip]
+  timespan: 10m
+  condition: {field: user.name, gte: 10}
+`;
+  const failure = (i: number, at: number) =>
+    ev({ type: 'login.failure', user: { name: `v${i}` }, ip: '185.220.101.4' }, at);
+
+  it('still detects an attack when one record in it is dated a day ahead', () => {
+    const engine = new Engine(rules(STUFFING));
+    const alerts: Alert[] = [];
+    for (let i = 0; i < 12; i++) {
+      alerts.push(...engine.process(failure(i, i * 10_000)).alerts);
+      if (i === 3) engine.process(ev({ type: 'login.success', user: { name: 'forged' } }, 24 * 3_600_000));
+    }
+    expect(alerts.map((a) => a.rule_title)).toEqual(['Stuffing']);
+    expect(engine.counters).toMatchObject({ aheadEvents: 1, lateEvents: 0 });
+    expect(engine.stats().watermark).toBe(T0 + 11 * 10_000 - 60_000);
+  });
+
+  it('moves ahead once enough events back the jump (a quiet night, then the morning)', () => {
+    const engine = new Engine(rules(STUFFING), { watermarkCorroboration: 3 });
+    engine.process(failure(0, 0));
+    const morning = 8 * 3_600_000;
+    engine.process(failure(1, morning));
+    engine.process(failure(2, morning + 1000));
+    expect(engine.stats().watermark).toBe(T0 - 60_000); // two are not enough
+    engine.process(failure(3, morning + 2000));
+    expect(engine.stats().watermark).toBe(T0 + morning - 60_000);
+    expect(engine.counters.aheadEvents).toBe(3);
+    // An event of the night before is late now.
+    engine.process(failure(4, 1000));
+    expect(engine.counters.lateEvents).toBe(1);
+  });
+
+  it('never runs ahead of the wall clock in a live deployment, however many records claim to', () => {
+    const now = T0 + 3_600_000;
+    const engine = new Engine(rules(STUFFING), { clock: () => now, watermarkCorroboration: 2 });
+    for (let i = 0; i < 10; i++) engine.process(failure(i, 50 * 3_600_000 + i));
+    expect(engine.stats().watermark).toBe(now); // now + lateness − lateness
+    expect(engine.counters.aheadEvents).toBe(10);
+  });
+
+  it('keeps the records waiting to be backed across a snapshot', () => {
+    const a = new Engine(rules(STUFFING), { watermarkCorroboration: 2 });
+    a.process(failure(0, 0));
+    a.process(failure(1, 5 * 3_600_000));
+    const b = new Engine(rules(STUFFING), { watermarkCorroboration: 2 });
+    b.restore(JSON.parse(JSON.stringify(a.snapshot())) as ReturnType<Engine['snapshot']>);
+    b.process(failure(2, 5 * 3_600_000 + 1));
+    expect(b.stats().watermark).toBe(T0 + 5 * 3_600_000 - 60_000);
+  });
+});

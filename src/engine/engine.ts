@@ -267,11 +267,13 @@ export class Engine {
       const readers = this.suppressReaders.get(rule.uid);
       const key = `${rule.uid}\u0000${readers ? readers.map((r) => suppressValue(r, firing, hit)).join('\u0000') : (firing?.groupKey ?? '')}`;
       const last = this.suppression.peek(key);
-      if (last !== undefined && hit.time >= last && hit.time - last < s.timespanMs) {
+      // Either side of the last alert: a hit that arrives out of order (within the lateness)
+      // is as much a repeat as one that arrives after it.
+      if (last !== undefined && Math.abs(hit.time - last) < s.timespanMs) {
         this.counters.suppressed++;
         return;
       }
-      this.suppression.set(key, hit.time);
+      this.suppression.set(key, last === undefined ? hit.time : Math.max(last, hit.time));
     }
     const alert = buildAlert(rule, hit, firing);
     out.alerts.push(alert);

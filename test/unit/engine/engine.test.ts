@@ -146,6 +146,25 @@ describe('Engine: single-event rules', () => {
   });
 });
 
+describe('Engine: suppress and out-of-order events', () => {
+  it('suppresses a repeat that arrives out of order within the window, as one that arrives in order', () => {
+    const engine = new Engine(rules(`${CURL}mode: enforce\nsuppress: {timespan: 10m, group-by: [ip]}\n`));
+    const blocks: string[] = [];
+    const login = (at: number) => {
+      const out = engine.process(ev({ type: 'login.success', user_agent: 'curl/8', ip: '203.0.113.9' }, at));
+      blocks.push(...out.actions.filter((a) => a.type === 'block_ip').map((a) => a.mode));
+      return out.alerts.length;
+    };
+    expect(login(30_000)).toBe(1);
+    // Two hits of the same IP 10 and 20 s before the first one, arriving after it (within the lateness).
+    expect(login(20_000)).toBe(0);
+    expect(login(10_000)).toBe(0);
+    expect(engine.counters.suppressed).toBe(2);
+    expect(blocks).toEqual(['enforce']); // the enforced block went out once
+    expect(login(11 * 60_000)).toBe(1);
+  });
+});
+
 describe('Engine: correlations', () => {
   const failure = (user: string, at: number) =>
     ev({ type: 'login.failure', user: { name: user }, ip: '203.0.113.5' }, at);

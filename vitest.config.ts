@@ -11,6 +11,13 @@ export default defineConfig({
       },
       {
         test: {
+          // Reads `../shared/reference`; run by `.ci/run`, not by `npm test`.
+          name: 'compat',
+          include: ['test/compat/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           // Fails the whole run, loudly, when Kafka or ClickHouse cannot be reached.

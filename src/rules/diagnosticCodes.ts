@@ -54,6 +54,7 @@ export const diagnosticCodes = {
   AW1408: { severity: 'error', title: 'invalid alias' },
   AW1409: { severity: 'error', title: 'correlation chain forms a cycle' },
   AW1410: { severity: 'error', title: 'ambiguous rule reference' },
+  AW1411: { severity: 'warning', title: 'correlation disabled' },
   // Filters
   AW1501: { severity: 'error', title: 'invalid filter' },
   // authwatch extensions

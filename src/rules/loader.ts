@@ -922,9 +922,16 @@ function link(
     if (c.rule && c.rule.kind !== 'filter') byUid.set(c.rule.uid, c.rule);
   }
 
+  const titles = new Map([...byUid].map(([uid, r]) => [uid, r.title]));
+
   // A name is looked up in the referring file first (the Auth0 catalog reuses
   // `selected_events` in many files), then as an id, then as a name unique across files.
-  const resolve = (from: Collected, ref: { text: string; node: Node }, rule: string): Collected | undefined => {
+  const resolve = (
+    from: Collected,
+    ref: { text: string; node: Node },
+    rule: string,
+    consequence: string,
+  ): Collected | undefined => {
     const local = byFileName.get(from.file.path)?.get(ref.text);
     if (local) return local;
     const viaId = byId.get(ref.text);
@@ -945,7 +952,7 @@ function link(
     }
     diagnostics.add(
       'AW1405',
-      `No loaded rule has the id or name \`${ref.text}\`; this reference matches nothing until that rule is loaded.`,
+      `No loaded rule has the id or name \`${ref.text}\`; ${consequence}`,
       from.file.spanOf(ref.node),
       {
         ...(closestName(ref.text, byFileName.get(from.file.path), byId) ?? {}),
@@ -962,11 +969,18 @@ function link(
     const r = c.rule;
     if (!r || !c.refs) continue;
     if (r.kind === 'correlation') {
+      const consequence = `the correlation \`${r.title}\` is disabled until that rule loads, since over its other rules alone it would match more than it says.`;
       const resolved = c.refs
-        .map((ref) => resolve(c, ref, r.title))
+        .map((ref) => resolve(c, ref, r.title, consequence))
         .filter((x): x is Collected => x?.rule !== undefined);
       r.rules = resolved.map((x) => (x.rule as Rule).uid);
+      // The rules it names stay quiet even while it is disabled: a typo in a
+      // correlation must not turn its building blocks into alerts of their own.
       for (const uid of r.rules) (r.generate ? generating : nonGenerating).add(uid);
+      if (resolved.length < c.refs.length) {
+        byUid.delete(r.uid);
+        continue;
+      }
       for (const a of c.aliases ?? []) {
         const target = resolved.find((x) => (x.rule as Rule).name === a.ruleName || (x.rule as Rule).id === a.ruleName);
         if (!target) {
@@ -984,7 +998,7 @@ function link(
     } else if (r.kind === 'filter') {
       filters.push(r);
       for (const ref of c.refs) {
-        const target = resolve(c, ref, r.title);
+        const target = resolve(c, ref, r.title, 'this reference matches nothing until that rule is loaded.');
         if (target?.rule?.kind === 'detection') target.rule.filters.push(r);
       }
     }
@@ -1011,6 +1025,25 @@ function link(
     state.set(uid, 'done');
   };
   for (const uid of [...byUid.keys()]) visit(uid, []);
+
+  // A correlation over one that did not load (a cycle, a bad alias, a missing
+  // reference) is disabled in turn, down the chain.
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const r of [...byUid.values()]) {
+      if (r.kind !== 'correlation') continue;
+      const missing = r.rules.find((uid) => !byUid.has(uid));
+      if (missing === undefined) continue;
+      diagnostics.add(
+        'AW1411',
+        `The correlation \`${r.title}\` is disabled: it builds on \`${titles.get(missing) ?? missing}\`, which did not load.`,
+        r.span,
+        { rule: r.title },
+      );
+      byUid.delete(r.uid);
+      changed = true;
+    }
+  }
 
   const detections = [...byUid.values()].filter((r): r is DetectionRule => r.kind === 'detection');
   const correlations = [...byUid.values()].filter((r): r is CorrelationRule => r.kind === 'correlation');

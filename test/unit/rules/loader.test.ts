@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Engine } from '../../../src/engine/engine.js';
+import type { AuthEvent } from '../../../src/events/authEvent.js';
 import { RuleIndex } from '../../../src/engine/ruleIndex.js';
 import { loadRuleText, loadRules } from '../../../src/rules/loader.js';
 
@@ -48,6 +50,80 @@ describe('rule references', () => {
     });
     const codes = loadRules([dir]).diagnostics.items.map((d) => d.code);
     expect(codes).toContain('AW1410');
+  });
+
+  describe('a correlation with a reference that did not load', () => {
+    const ordered = (refs: string) =>
+      `${detection('failed', 'login.failure')}---\n${detection('success', 'login.success')}---\n` +
+      `title: Failure then success\nname: fts\ncorrelation:\n  type: temporal_ordered\n  rules: [${refs}]\n  group-by: [user.name]\n  timespan: 10m\n`;
+    const failures = (n: number): AuthEvent[] =>
+      Array.from(
+        { length: n },
+        (_, i) =>
+          ({
+            id: `e${i}`,
+            source: 'generic',
+            type: 'login.failure',
+            outcome: 'failure',
+            time: Date.UTC(2026, 5, 1) + i * 1000,
+            user: { name: 'alice' },
+          }) as AuthEvent,
+      );
+    const alertsOn = (text: string, events: AuthEvent[]) => {
+      const engine = new Engine(loadRuleText('x.yml', text));
+      return events.flatMap((e) => engine.process(e).alerts);
+    };
+
+    it('is disabled with a warning that says so, and its building blocks stay quiet (a typo never widens it)', () => {
+      const set = loadRuleText('x.yml', ordered('failed, sucess'));
+      const warning = set.diagnostics.items.find((d) => d.code === 'AW1405')!;
+      expect(warning.severity).toBe('warning');
+      expect(warning.message).toContain('`sucess`');
+      expect(warning.message).toContain('`Failure then success` is disabled');
+      expect(warning.hint).toBe('did you mean `success`?');
+      expect(set.correlations).toEqual([]);
+      expect(alertsOn(ordered('failed, sucess'), failures(5))).toEqual([]);
+    });
+
+    it('runs once the reference is spelt right', () => {
+      const set = loadRuleText('x.yml', ordered('failed, success'));
+      expect(set.diagnostics.items).toEqual([]);
+      const success = {
+        ...failures(1)[0]!,
+        id: 'ok',
+        type: 'login.success',
+        outcome: 'success',
+        time: Date.UTC(2026, 5, 1) + 9000,
+      } as AuthEvent;
+      expect(alertsOn(ordered('failed, success'), [...failures(3), success]).map((a) => a.rule_title)).toEqual([
+        'Failure then success',
+      ]);
+    });
+
+    it('disables the correlations that build on it in turn (AW1411)', () => {
+      const text = `${ordered('failed, sucess')}---\ntitle: Repeated\ncorrelation:\n  type: event_count\n  rules: [fts]\n  group-by: [user.name]\n  timespan: 1h\n  condition: {gte: 1}\n`;
+      const set = loadRuleText('x.yml', text);
+      expect(set.diagnostics.items.map((d) => [d.code, d.severity])).toEqual([
+        ['AW1405', 'warning'],
+        ['AW1411', 'warning'],
+      ]);
+      expect(set.diagnostics.items[1]!.message).toContain(
+        '`Repeated` is disabled: it builds on `Failure then success`',
+      );
+      expect(set.correlations).toEqual([]);
+      expect(alertsOn(text, failures(5))).toEqual([]);
+    });
+
+    it('is disabled when a reference is ambiguous (AW1410 is an error, the correlation does not run)', () => {
+      const dir = dirWith({
+        'a.yml': detection('dup', 'login.failure'),
+        'b.yml': detection('dup', 'login.success'),
+        'c.yml': `${detection('mine', 'login.failure')}---\n${correlation('C', 'mine, dup')}`,
+      });
+      const set = loadRules([dir]);
+      expect(set.diagnostics.items.map((d) => d.code)).toContain('AW1410');
+      expect(set.correlations).toEqual([]);
+    });
   });
 
   it('keeps rules referenced by a correlation from alerting on their own unless generate is true', () => {

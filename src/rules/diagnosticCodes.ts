@@ -23,6 +23,7 @@ export const diagnosticCodes = {
   AW1108: { severity: 'warning', title: 'malformed tag' },
   AW1109: { severity: 'warning', title: 'malformed date' },
   AW1110: { severity: 'warning', title: 'unknown attribute close to a known one' },
+  AW1111: { severity: 'warning', title: 'duplicate rule without an id' },
   // Detection section
   AW1201: { severity: 'error', title: 'detection has no condition' },
   AW1202: { severity: 'error', title: 'empty search identifier' },

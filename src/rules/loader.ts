@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -251,6 +252,7 @@ function compileDocument(
   }
   checkMetadata(c, diagnostics, label);
 
+  // Replaced in the link pass for a rule without an id (see assignUids).
   const uid = id ?? `${file.path}#${c.document}`;
   const span = file.spanOf(get(map, 'title')?.keyNode ?? map);
   const extensions = compileExtensions(c, diagnostics, label);
@@ -878,7 +880,6 @@ function link(
   diagnostics: Diagnostics,
   sources: Map<string, string>,
 ): Omit<RuleSet, 'regexBudget'> {
-  const byUid = new Map<string, Rule>();
   const byId = new Map<string, Collected>();
   const byFileName = new Map<string, Map<string, Collected>>();
   const byName = new Map<string, Collected[]>();
@@ -914,15 +915,13 @@ function link(
           c.file.spanOf(nameEntry!.value),
           { hint: 'Names are unique per file; rename one of them.' },
         );
+        c.rule = undefined;
         continue;
       }
       names.set(name, c);
       byName.set(name, [...(byName.get(name) ?? []), c]);
     }
-    if (c.rule && c.rule.kind !== 'filter') byUid.set(c.rule.uid, c.rule);
   }
-
-  const titles = new Map([...byUid].map(([uid, r]) => [uid, r.title]));
 
   // A name is looked up in the referring file first (the Auth0 catalog reuses
   // `selected_events` in many files), then as an id, then as a name unique across files.
@@ -962,17 +961,51 @@ function link(
     return undefined;
   };
 
+  // Every reference is resolved once, before the uids: a correlation's uid covers the rules
+  // it resolved to.
+  const targets = new Map<Collected, Array<Collected | undefined>>();
+  for (const c of collected) {
+    const r = c.rule;
+    if (!r || !c.refs) continue;
+    const consequence =
+      r.kind === 'correlation'
+        ? `the correlation \`${r.title}\` is disabled until that rule loads, since over its other rules alone it would match more than it says.`
+        : 'this reference matches nothing until that rule is loaded.';
+    targets.set(
+      c,
+      c.refs.map((ref) => resolve(c, ref, r.title, consequence)),
+    );
+  }
+  assignUids(collected, targets);
+
+  const byUid = new Map<string, Rule>();
+  const firstWith = new Map<string, Collected>();
+  for (const c of collected) {
+    if (!c.rule || c.rule.kind === 'filter') continue;
+    const prior = firstWith.get(c.rule.uid);
+    if (prior) {
+      diagnostics.add(
+        'AW1111',
+        `This rule has no id and the same content as the rule at ${prior.file.path}:${prior.file.spanOf(prior.map).start.line}, so it is loaded once.`,
+        c.file.spanOf(c.map),
+        { hint: 'Delete one copy, or give each its own id if both are meant to run.', rule: c.rule.title },
+      );
+      continue;
+    }
+    firstWith.set(c.rule.uid, c);
+    byUid.set(c.rule.uid, c.rule);
+  }
+  const titles = new Map([...byUid].map(([uid, r]) => [uid, r.title]));
+
   const filters: FilterRule[] = [];
   const nonGenerating = new Set<string>();
   const generating = new Set<string>();
   for (const c of collected) {
     const r = c.rule;
     if (!r || !c.refs) continue;
+    if (firstWith.get(r.uid) !== c && r.kind !== 'filter') continue;
     if (r.kind === 'correlation') {
-      const consequence = `the correlation \`${r.title}\` is disabled until that rule loads, since over its other rules alone it would match more than it says.`;
-      const resolved = c.refs
-        .map((ref) => resolve(c, ref, r.title, consequence))
-        .filter((x): x is Collected => x?.rule !== undefined);
+      const resolved = targets.get(c)!.filter((x): x is Collected => x?.rule !== undefined);
       r.rules = resolved.map((x) => (x.rule as Rule).uid);
       // The rules it names stay quiet even while it is disabled: a typo in a
       // correlation must not turn its building blocks into alerts of their own.
@@ -997,9 +1030,9 @@ function link(
       }
     } else if (r.kind === 'filter') {
       filters.push(r);
-      for (const ref of c.refs) {
-        const target = resolve(c, ref, r.title, 'this reference matches nothing until that rule is loaded.');
-        if (target?.rule?.kind === 'detection') target.rule.filters.push(r);
+      for (const target of targets.get(c)!) {
+        const rule = target?.rule && byUid.get(target.rule.uid);
+        if (rule?.kind === 'detection' && !rule.filters.includes(r)) rule.filters.push(r);
       }
     }
   }
@@ -1051,6 +1084,53 @@ function link(
   // referencing correlation says `generate: true`.
   const alerting = new Set([...byUid.keys()].filter((uid) => generating.has(uid) || !nonGenerating.has(uid)));
   return { detections, correlations, filters, alerting, diagnostics, sources, byUid };
+}
+
+/**
+ * A rule's uid is its `id`; a rule without one gets an id derived from what it says, never
+ * from where it sits, so moving or renaming its file keeps its alerts' ids: a UUID (version
+ * 8) hashed from the document's content (comments and layout aside) and, for a correlation,
+ * from the uids of the rules it resolved to (the same `rules: [selected_events]` means a
+ * different rule in each catalog file). Editing the rule changes the derived id; an `id`
+ * keeps it through edits.
+ */
+function assignUids(collected: Collected[], targets: Map<Collected, Array<Collected | undefined>>): void {
+  const done = new Map<Collected, string>();
+  const visiting = new Set<Collected>();
+  const uidOf = (c: Collected): string => {
+    const known = done.get(c);
+    if (known !== undefined) return known;
+    const rule = c.rule!;
+    if (rule.id !== undefined) {
+      done.set(c, rule.id);
+      return rule.id;
+    }
+    visiting.add(c);
+    const refs = (targets.get(c) ?? []).map((t) => (t?.rule && !visiting.has(t) ? uidOf(t) : null));
+    visiting.delete(c);
+    const uid = contentUuid(canonicalJson({ rule: toJs(c.map), refs }));
+    done.set(c, uid);
+    return uid;
+  };
+  for (const c of collected) if (c.rule) c.rule.uid = uidOf(c);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
+
+function contentUuid(text: string): string {
+  const b = createHash('sha256').update('authwatch rule\u0000').update(text).digest();
+  b[6] = (b[6]! & 0x0f) | 0x80;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.subarray(0, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 function closestName(

@@ -48,7 +48,7 @@ export interface Extensions {
 
 /** What every rule kind shares. */
 export interface RuleBase {
-  /** Unique within a rule set: the rule's id, or file#document when it has none. */
+  /** Unique within a rule set: the rule's id, or one derived from its content when it has none. */
   uid: string;
   id?: string;
   name?: string;

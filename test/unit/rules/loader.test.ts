@@ -150,6 +150,60 @@ describe('rule references', () => {
   });
 });
 
+describe('rules without an id', () => {
+  const pair = (type: string) =>
+    `${detection('selected_events', type)}---\n${correlation('Repeated', 'selected_events')}`;
+  const alertIds = (dir: string) => {
+    const engine = new Engine(loadRules([dir]));
+    const events = [0, 1].map(
+      (i) =>
+        ({
+          id: `e${i}`,
+          source: 'generic',
+          type: 'login.failure',
+          outcome: 'failure',
+          time: Date.UTC(2026, 5, 1) + i * 1000,
+          ip: '203.0.113.9',
+        }) as AuthEvent,
+    );
+    return events.flatMap((e) => engine.process(e).alerts).map((a) => [a.rule_id, a.alert_id]);
+  };
+
+  it('are known by an id derived from their content, so moving the file keeps the alert ids', () => {
+    const here = dirWith({ 'a.yml': pair('login.failure') });
+    const there = dirWith({
+      'nested-name.yaml': `# moved, reformatted\n\n${pair('login.failure').replace('{type: login.failure}', '\n    type: login.failure')}`,
+    });
+    const ids = alertIds(here);
+    expect(ids).toHaveLength(1);
+    expect(ids[0]![0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(alertIds(there)).toEqual(ids);
+  });
+
+  it('get a new id when what they say changes', () => {
+    const a = loadRules([dirWith({ 'a.yml': detection('x', 'login.failure') })]).detections[0]!.uid;
+    const b = loadRules([dirWith({ 'a.yml': detection('x', 'login.success') })]).detections[0]!.uid;
+    expect(a).not.toBe(b);
+  });
+
+  it('tell apart correlations of the same text over different rules of the same name', () => {
+    const set = loadRules([dirWith({ 'a.yml': pair('login.failure'), 'b.yml': pair('signup.failure') })]);
+    expect(set.diagnostics.items).toEqual([]);
+    expect(set.correlations).toHaveLength(2);
+    expect(new Set(set.correlations.map((c) => c.uid)).size).toBe(2);
+  });
+
+  it('are loaded once, with a warning, when two have the same content (AW1111)', () => {
+    const set = loadRules([
+      dirWith({ 'a.yml': detection('x', 'login.failure'), 'b.yml': detection('x', 'login.failure') }),
+    ]);
+    expect(set.diagnostics.items.map((d) => [d.code, d.severity, d.span.file.endsWith('b.yml')])).toEqual([
+      ['AW1111', 'warning', true],
+    ]);
+    expect(set.detections).toHaveLength(1);
+  });
+});
+
 describe('filters', () => {
   it('exclude matching events from the rules they name', () => {
     const set = loadRuleText(

@@ -1,5 +1,6 @@
 import { DecodeError } from './decodeError.js';
 import type { DecodeContext } from './decoder.js';
+import { parseIsoTime } from '../time/iso.js';
 
 /** Helpers decoders share to read source records defensively. */
 
@@ -56,8 +57,10 @@ export const MIN_EVENT_TIME = Date.UTC(2000, 0, 1);
 
 /**
  * An event time from ISO 8601 text or an epoch number (seconds below 1e11, else
- * milliseconds), as epoch ms. Missing, unparsable, before 2000 or further in the future
- * than the context allows: a DecodeError of kind `invalid_time`.
+ * milliseconds), as epoch ms. Text is read strictly and a time without an offset is UTC, so
+ * a record means the same instant on every host. Missing, unparsable, a date that does not
+ * exist (`2026-02-30`), before 2000 or further in the future than the context allows: a
+ * DecodeError of kind `invalid_time`.
  */
 export function eventTime(record: Json, path: string, ctx: DecodeContext, prefix = ''): number {
   const v = at(record, path);
@@ -65,8 +68,12 @@ export function eventTime(record: Json, path: string, ctx: DecodeContext, prefix
   let ms: number;
   if (typeof v === 'number') ms = v < 1e11 ? v * 1000 : v;
   else if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) ms = Number(v) < 1e11 ? Number(v) * 1000 : Number(v);
-  else if (typeof v === 'string' && /^\d{4}-\d\d-\d\d/.test(v)) ms = Date.parse(v);
-  else if (v === undefined || v === null)
+  else if (typeof v === 'string' && /^\d{4}-\d\d-\d\d/.test(v)) {
+    const parsed = parseIsoTime(v.trim());
+    if (parsed === undefined)
+      throw new DecodeError('invalid_time', `\`${field}\` is not an ISO 8601 time that exists: ${describe(v)}.`, field);
+    ms = parsed;
+  } else if (v === undefined || v === null)
     throw new DecodeError('invalid_time', `The record has no event time (\`${field}\`).`, field);
   else throw new DecodeError('invalid_time', `\`${field}\` is not a time: ${describe(v)}.`, field);
   if (!Number.isFinite(ms)) throw new DecodeError('invalid_time', `\`${field}\` is not a time: ${describe(v)}.`, field);

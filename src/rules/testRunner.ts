@@ -4,6 +4,7 @@ import type { DecodeContext } from '../events/decoder.js';
 import { DECODERS } from '../events/recordDecoder.js';
 import type { Span } from './diagnostics.js';
 import { parseTimespan } from '../time/duration.js';
+import { parseIsoTime } from '../time/iso.js';
 import type { RuleSet } from './loader.js';
 import type { Rule, RuleTarget } from './model.js';
 
@@ -110,7 +111,7 @@ function canonicalTestEvent(record: Record<string, unknown>, id: string, time: n
       ? undefined
       : typeof record.time === 'number'
         ? record.time
-        : Date.parse(String(record.time));
+        : (parseIsoTime(String(record.time).trim()) ?? Number.NaN);
   if (given !== undefined && !Number.isFinite(given))
     throw new Error(`\`time\` ${JSON.stringify(record.time)} is not a time.`);
   const type = typeof record.type === 'string' ? record.type : 'other';

@@ -74,10 +74,15 @@ function mappingOf(eventType: string): Mapping {
   return 'other';
 }
 
+/**
+ * Only SUCCESS is a success. FAILURE and DENY are failures; CHALLENGE (an MFA prompt on the way),
+ * ALLOW (a policy decision, not the outcome of the act), SKIPPED, UNKNOWN, null or no result are
+ * neither, and an event type that depends on the outcome becomes `other`, its Okta type kept
+ * in `source_type`: a login that has not succeeded must never read as `login.success`.
+ */
 function outcomeOf(result: string | undefined): Outcome {
   switch (result?.toUpperCase()) {
     case 'SUCCESS':
-    case 'ALLOW':
       return 'success';
     case 'FAILURE':
     case 'DENY':
@@ -106,7 +111,8 @@ export const oktaDecoder: Decoder = {
       if (eventType === undefined) throw new DecodeError('invalid_field', 'The event has no `eventType`.', 'eventType');
       const outcome = outcomeOf(optionalString(record, 'outcome.result'));
       const m = mappingOf(eventType);
-      const type = typeof m === 'string' ? m : outcome === 'failure' ? m.failure : m.success;
+      const type =
+        typeof m === 'string' ? m : outcome === 'success' ? m.success : outcome === 'failure' ? m.failure : 'other';
       const user = userOf(record);
       const app = targetOf(record, 'AppInstance');
       const session = optionalString(record, 'authenticationContext.externalSessionId');

@@ -96,6 +96,35 @@ describe('Okta System Log decoder', () => {
     expect(e.type).toBe(type);
   });
 
+  it.each([
+    ['no outcome', undefined],
+    ['no result', {}],
+    ['a null result', { result: null }],
+    ['CHALLENGE', { result: 'CHALLENGE' }],
+    ['UNKNOWN', { result: 'UNKNOWN' }],
+    ['SKIPPED', { result: 'SKIPPED' }],
+    ['ALLOW', { result: 'ALLOW' }],
+  ])('a login with %s is neither a success nor a failure', (_, outcome) => {
+    for (const eventType of ['user.session.start', 'user.authentication.sso', 'user.authentication.auth_via_mfa']) {
+      const e = decode({ eventType, published: '2026-01-01T00:00:00Z', uuid: 'u', ...(outcome ? { outcome } : {}) });
+      expect({ type: e.type, outcome: e.outcome, source_type: e.source_type }).toEqual({
+        type: 'other',
+        outcome: 'unknown',
+        source_type: eventType,
+      });
+    }
+  });
+
+  it('keeps types that do not depend on the outcome whatever it says', () => {
+    const e = decode({
+      eventType: 'user.account.lock',
+      published: '2026-01-01T00:00:00Z',
+      uuid: 'u',
+      outcome: { result: 'UNKNOWN' },
+    });
+    expect([e.type, e.outcome]).toEqual(['account.blocked', 'unknown']);
+  });
+
   it('does not accept Auth0 or canonical records', () => {
     expect(oktaDecoder.accepts({ type: 'f', date: '2026-01-01T00:00:00Z', log_id: '1' })).toBe(false);
     expect(oktaDecoder.accepts({ type: 'login.failure', time: 1 })).toBe(false);

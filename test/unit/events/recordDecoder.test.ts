@@ -13,7 +13,14 @@ function failure(input: Uint8Array, d = decode) {
 
 describe('createRecordDecoder', () => {
   it('detects each format per record', () => {
-    const okta = decode(bytes({ eventType: 'user.session.start', published: '2026-11-20T00:00:00Z', uuid: 'o1' }));
+    const okta = decode(
+      bytes({
+        eventType: 'user.session.start',
+        published: '2026-11-20T00:00:00Z',
+        uuid: 'o1',
+        outcome: { result: 'SUCCESS' },
+      }),
+    );
     const auth0 = decode(
       bytes({ log_id: 'a1', data: { type: 'f', date: '2026-11-20T00:00:00Z', user_id: 'auth0|1' } }),
     );

@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { EnrichConfig } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from '../time/duration.js';
+import { MAX_DURATION_TEXT, parseDuration, tooLong } from '../time/duration.js';
 
 export interface TlsConfig {
   enabled: boolean;
@@ -105,7 +105,10 @@ export function configSchema(): JsonSchema {
 function compiledSchema(): { schema: JsonSchema; validate: ReturnType<Ajv['compile']> } {
   if (!compiled) {
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as JsonSchema;
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false });
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false }).addFormat('bounded-duration', {
+      type: 'string',
+      validate: (s: string) => !tooLong(s),
+    });
     compiled = { schema, validate: ajv.compile(schema) };
   }
   return compiled;
@@ -217,6 +220,8 @@ function describeError(e: ErrorObject): string {
       return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'anyOf':
       return 'must be a topic name or a list of them';
+    case 'format':
+      return `is longer than the longest duration taken, ${MAX_DURATION_TEXT} (ten years)`;
     default:
       return e.message ?? 'is invalid';
   }

@@ -69,7 +69,7 @@ export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes:
       return fail('too_deep', `The record nests objects and arrays more than ${maxDepth} levels deep.`);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(exactIntegers(text));
     } catch (err) {
       return fail('invalid_json', `The record is not JSON: ${(err as Error).message}`);
     }
@@ -117,6 +117,46 @@ export function deeperThan(text: string, max: number): boolean {
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
   }
   return false;
+}
+
+/** A number literal of 16 or more digits after `:`, `[` or `,`: the cheap test before the exact scan. */
+const LONG_NUMBER = /[:[,]\s*-?\d{16}/;
+
+/**
+ * The text with every integer literal beyond ±2^53 (outside strings) turned into a string of
+ * the same digits. JSON.parse would round `12345678901234567891` to `12345678901234567000`, so
+ * a numeric id would change and match or group with the wrong events; as a string it stays as
+ * the source wrote it. Fractions and exponents are left alone: they are measurements, not ids.
+ */
+export function exactIntegers(text: string): string {
+  if (!LONG_NUMBER.test(text)) return text;
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < text.length && isNumberChar(text.charCodeAt(j))) j++;
+      const literal = text.slice(i, j);
+      if (/^-?\d{16,}$/.test(literal) && !Number.isSafeInteger(Number(literal))) {
+        out += `${text.slice(from, i)}"${literal}"`;
+        from = j;
+      }
+      i = j - 1;
+    }
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 }
 
 function fail(kind: DecodeError['kind'], message: string): DecodeResult {

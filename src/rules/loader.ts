@@ -27,7 +27,7 @@ import {
 import { compileDetection } from './sigma/detection.js';
 import { RegexBudget } from './sigma/regexBudget.js';
 import { get, pairs, SourceFile, toJs } from './source.js';
-import { parseTimespan } from '../time/duration.js';
+import { MAX_DURATION_TEXT, parseTimespan, tooLong } from '../time/duration.js';
 
 export interface LoadOptions {
   /** Values for `%name%` placeholders used with the `expand` modifier. */
@@ -84,7 +84,10 @@ const DATE = /^\d{4}[-/]\d{2}[-/]\d{2}$/;
 const TAG = /^[a-z0-9_-]+\.[a-z0-9._-]+$/i;
 
 const extensionSchemaPath = fileURLToPath(new URL('../../schemas/rule-extensions.schema.json', import.meta.url));
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false }).addFormat('bounded-duration', {
+  type: 'string',
+  validate: (s: string) => !tooLong(s),
+});
 const validateExtensions = ajv.compile(JSON.parse(readFileSync(extensionSchemaPath, 'utf8')) as object);
 
 /** Lists the rule files under the given paths: .yml and .yaml files, directories recursively, sorted. */
@@ -562,6 +565,8 @@ function describeAjv(e: ErrorObject): string {
       return `needs \`${String(e.params.missingProperty)}\``;
     case 'pattern':
       return 'must be a duration such as 30m, 1h or 7d';
+    case 'format':
+      return `is longer than the longest duration taken, ${MAX_DURATION_TEXT} (ten years)`;
     case 'minItems':
       return `must list at least ${String(e.params.limit)} item(s)`;
     default:
@@ -669,7 +674,9 @@ function compileCorrelation(
     if (ms === undefined) {
       diagnostics.add(
         'AW1403',
-        `\`${text}\` is not a timespan.`,
+        tooLong(text)
+          ? `\`${text}\` is longer than the longest timespan taken, ${MAX_DURATION_TEXT} (ten years).`
+          : `\`${text}\` is not a timespan.`,
         file.spanOf(timespanEntry.value ?? timespanEntry.keyNode),
         {
           hint: 'Write a number and a lower-case unit: 30s, 10m, 1h, 7d (90m for an hour and a half).',
@@ -790,7 +797,7 @@ function compileCorrelation(
     params[key] = v;
   }
   for (const req of spec.params?.required ?? []) {
-    if (!(req in params)) missing(req);
+    if (!get(corr, req)) missing(req); // present but invalid: reported above
   }
 
   const aliases: Collected['aliases'] = [];

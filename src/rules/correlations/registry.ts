@@ -1,7 +1,7 @@
 import type { CorrelationType } from '../model.js';
 import type { CorrelationKindSpec } from './kinds.js';
 
-const duration = { type: 'string', pattern: '^[1-9][0-9]*[smhd]$' };
+const duration = { type: 'string', pattern: '^[1-9][0-9]*[smhd]$', format: 'bounded-duration' };
 
 /** Every correlation type authwatch loads: Sigma's seven and authwatch's extensions. */
 export const correlationKinds: { readonly [T in CorrelationType]: CorrelationKindSpec & { type: T } } = {

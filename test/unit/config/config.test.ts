@@ -61,6 +61,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { AUTHWATCH_CLICKHOUSE_DATABASE: 'x; drop' } })).toThrow(/clickhouse\.database/);
   });
 
+  it('refuses a duration longer than ten years, at its line or its variable', () => {
+    const file = tempFile('engine:\n  allowed_lateness: 99999999999999999999d\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      /engine\.allowed_lateness: is longer than the longest duration taken, 3650d \(ten years\) \(\S+:2:21\)/,
+    );
+    expect(() => loadConfig({ env: { AUTHWATCH_STATE_CHECKPOINT_INTERVAL: '3651d' } })).toThrow(
+      /state\.checkpoint_interval: is longer than the longest duration taken, 3650d \(ten years\) \(from AUTHWATCH_STATE_CHECKPOINT_INTERVAL\)/,
+    );
+    expect(loadConfig({ env: { AUTHWATCH_ENGINE_ALLOWED_LATENESS: '3650d' } }).engine.allowed_lateness).toBe('3650d');
+  });
+
   it('has decode and enrichment defaults, overridable like every key', () => {
     const defaults = loadConfig({ env: {} });
     expect(defaults.decode).toEqual({

@@ -84,3 +84,39 @@ describe('createRecordDecoder', () => {
     expect(oktaOnly(bytes({ eventType: 'x.y', published: '2026-11-20T00:00:00Z' })).ok).toBe(true);
   });
 });
+
+describe('integers beyond 2^53', () => {
+  const event = (text: string) => {
+    const r = decode(Buffer.from(text));
+    if (!r.ok) throw new Error(r.error.message);
+    return r.event;
+  };
+
+  it('keep numeric ids as the source wrote them', () => {
+    const canonical = event(
+      '{"type":"login.failure","time":"2026-11-20T00:00:00Z","id":12345678901234567891,"user":{"id":-98765432109876543210}}',
+    );
+    expect(canonical.id).toBe('12345678901234567891');
+    expect(canonical.user?.id).toBe('-98765432109876543210');
+    const auth0 = event(
+      '{"log_id": 90020240115103000000000000000000000000000000000001, "type":"f", "date":"2026-11-20T00:00:00Z", "user_id" :\n 18446744073709551615}',
+    );
+    expect(auth0.id).toBe('90020240115103000000000000000000000000000000000001');
+    expect(auth0.user?.id).toBe('18446744073709551615');
+    expect((auth0.raw?.data as { user_id: unknown }).user_id).toBe('18446744073709551615');
+  });
+
+  it('leave safe integers, fractions, exponents and text alone', () => {
+    const e = event(
+      '{"log_id":"id:12345678901234567891","type":"f","date":"2026-11-20T00:00:00Z","details":{"n":[9007199254740991,-9007199254740991,1.2345678901234567891,1.5e300,"\\"18446744073709551615"]}}',
+    );
+    expect(e.id).toBe('id:12345678901234567891');
+    expect((e.raw?.data as { details: { n: unknown[] } }).details.n).toEqual([
+      9007199254740991,
+      -9007199254740991,
+      1.2345678901234567,
+      1.5e300,
+      '"18446744073709551615',
+    ]);
+  });
+});

@@ -204,6 +204,46 @@ describe('rules without an id', () => {
   });
 });
 
+describe('durations', () => {
+  const huge = '99999999999999999999999d';
+  const errorsOf = (text: string) =>
+    loadRuleText('x.yml', text).diagnostics.items.map((d) => [d.code, d.message, d.span.start.line]);
+
+  it('refuse a correlation timespan beyond 3650d (AW1403), instead of loading an infinite window', () => {
+    const set = loadRuleText(
+      'x.yml',
+      `${detection('f', 'login.failure')}---\n${correlation('C', 'f').replace('1h', huge)}`,
+    );
+    expect(set.diagnostics.items.map((d) => [d.code, d.message])).toEqual([
+      ['AW1403', `\`${huge}\` is longer than the longest timespan taken, 3650d (ten years).`],
+    ]);
+    expect(set.correlations).toEqual([]);
+    const edge = loadRuleText(
+      'x.yml',
+      `${detection('f', 'login.failure')}---\n${correlation('C', 'f').replace('1h', '3650d')}`,
+    );
+    expect(edge.correlations[0]!.timespanMs).toBe(3650 * 86_400_000);
+  });
+
+  it('refuse response durations, suppress and correlation parameters beyond 3650d (AW1601), at the value', () => {
+    const base = detection('f', 'login.failure');
+    const longer = 'is longer than the longest duration taken, 3650d (ten years).';
+    expect(errorsOf(`${base}response:\n  - {action: block_ip, duration: ${huge}}\n`)).toEqual([
+      ['AW1601', `\`response.0.duration\` ${longer}`, 8],
+    ]);
+    expect(errorsOf(`${base}suppress: 3651d\n`)).toEqual([['AW1601', `\`suppress\` ${longer}`, 7]]);
+    expect(
+      loadRuleText('x.yml', `${base}response:\n  - {action: block_ip, duration: 3650d}\n`).detections,
+    ).toHaveLength(1);
+    const dormant = `${base}---\ntitle: D\ncorrelation:\n  type: dormant_account\n  rules: [f]\n  group-by: [user.name]\n  gap: ${huge}\n`;
+    const items = errorsOf(dormant);
+    expect(items).toHaveLength(1);
+    expect(items[0]![0]).toMatch(/^AW16/);
+    expect(items[0]![1]).toContain(longer);
+    expect(items[0]![2]).toBe(13);
+  });
+});
+
 describe('filters', () => {
   it('exclude matching events from the rules they name', () => {
     const set = loadRuleText(

@@ -61,6 +61,8 @@ export function deadLetterOf(
   position: RecordPosition,
   receivedAt: number,
   originalSize = bytes.length,
+  /** The hash of the whole record when `bytes` is only its start (a reader had to cut it). */
+  originalSha256?: string,
 ): DeadLetter {
   const kept = bytes.length > MAX_DEAD_LETTER_BYTES ? bytes.subarray(0, MAX_DEAD_LETTER_BYTES) : bytes;
   const letter: DeadLetter = {
@@ -71,7 +73,7 @@ export function deadLetterOf(
     received_at: receivedAt,
     original_base64: Buffer.from(kept.buffer, kept.byteOffset, kept.length).toString('base64'),
     original_bytes: originalSize,
-    original_sha256: createHash('sha256').update(bytes).digest('hex'),
+    original_sha256: originalSha256 ?? createHash('sha256').update(bytes).digest('hex'),
     truncated: kept.length < originalSize,
   };
   if (error.field !== undefined) letter.field = error.field;

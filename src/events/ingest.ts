@@ -51,8 +51,9 @@ export class Ingest {
   /**
    * @param size the record's full size when the reader had to cut it (NDJSON lines over the
    *   reader's limit); the record is then too large, whatever the decoder's limit.
+   * @param sha256 the hash of the whole record when it was cut, for its dead letter.
    */
-  process(bytes: Uint8Array, position: RecordPosition, size = bytes.length): IngestResult {
+  process(bytes: Uint8Array, position: RecordPosition, size = bytes.length, sha256?: string): IngestResult {
     this.counters.records++;
     let event: AuthEvent;
     try {
@@ -63,12 +64,12 @@ export class Ingest {
               error: new DecodeError('too_large', `The record is ${size} bytes, more than can be read.`),
             }
           : this.decode(bytes);
-      if (!result.ok) return { ok: false, deadLetter: this.deadLetter(result.error, bytes, position, size) };
+      if (!result.ok) return { ok: false, deadLetter: this.deadLetter(result.error, bytes, position, size, sha256) };
       event = result.event;
       enrichAll(this.enrichers, event);
     } catch (err) {
       const error = { kind: 'internal_error' as const, message: `authwatch failed on this record: ${String(err)}` };
-      return { ok: false, deadLetter: this.deadLetter(error, bytes, position, size), error: err };
+      return { ok: false, deadLetter: this.deadLetter(error, bytes, position, size, sha256), error: err };
     }
     this.counters.events++;
     this.counters.eventsBySource[event.source] = (this.counters.eventsBySource[event.source] ?? 0) + 1;
@@ -84,11 +85,12 @@ export class Ingest {
     bytes: Uint8Array,
     position: RecordPosition,
     size = bytes.length,
+    sha256?: string,
   ): DeadLetter {
     this.counters.deadLetters++;
     this.counters.deadLettersByReason[error.kind]++;
     const source = position.topic !== undefined ? `kafka:${position.topic}` : this.source;
-    return deadLetterOf(error, bytes, source, position, this.now(), size);
+    return deadLetterOf(error, bytes, source, position, this.now(), size, sha256);
   }
 
   /** Takes back the count of an event that the engine then failed on (it becomes a dead letter). */
@@ -114,6 +116,7 @@ export async function ingestLines(
     line: number;
     bytes: Uint8Array;
     size: number;
+    sha256?: string;
     damaged?: { message: string; decompressedBytes: number };
   }>,
   ingest: Ingest,
@@ -121,16 +124,18 @@ export async function ingestLines(
   /** Stops after the line in hand. */
   stop?: AbortSignal,
 ): Promise<void> {
-  for await (const { line, bytes, size, damaged } of lines) {
+  for await (const { line, bytes, size, sha256, damaged } of lines) {
     if (stop?.aborted) return;
     const position = { line };
     if (damaged) {
       ingest.counters.records++;
       const message = `The gzip input is damaged after ${damaged.decompressedBytes} decompressed bytes (${damaged.message}): every line before this one was read; this holds what of it decompressed, if anything.`;
-      await handlers.onDeadLetter?.(ingest.deadLetter({ kind: 'invalid_gzip', message }, bytes, position, size));
+      await handlers.onDeadLetter?.(
+        ingest.deadLetter({ kind: 'invalid_gzip', message }, bytes, position, size, sha256),
+      );
       continue;
     }
-    const result = ingest.process(bytes, position, size);
+    const result = ingest.process(bytes, position, size, sha256);
     if (result.ok) await handlers.onEvent?.(result.event, { bytes, position });
     else await handlers.onDeadLetter?.(result.deadLetter);
   }

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { GzipError, gunzipMembers } from './gunzip.js';
@@ -9,6 +10,8 @@ export interface NdjsonLine {
   bytes: Buffer;
   /** The line's full length; larger than `bytes.length` when the reader had to cut it. */
   size: number;
+  /** sha256 (hex) of the whole line, computed while reading, when the reader had to cut it. */
+  sha256?: string;
   /**
    * Set on the last item of a gzip input that is damaged (truncated, corrupt, or followed by
    * bytes that are no gzip): what decompressed of the line in progress, if anything, and why
@@ -58,25 +61,35 @@ async function* lines(raw: Readable, maxLineBytes: number, stop?: AbortSignal): 
   let held = 0; // bytes in `parts`
   let size = 0; // bytes of the current line, including any cut off
   let line = 0;
+  // Hashes the whole of a line that is too long to keep, from the moment it is, so its dead
+  // letter names the record it stands for (a `\r` before the line break included).
+  let hash: Hash | undefined;
 
   const finish = (): NdjsonLine | undefined => {
     line++;
     let bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
     let total = size;
+    const sha256 = hash?.digest('hex');
     parts = [];
     held = 0;
     size = 0;
+    hash = undefined;
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d && total === bytes.length) {
       bytes = bytes.subarray(0, bytes.length - 1);
       total--;
     }
     if (total === 0 || isBlank(bytes)) return undefined;
-    return { line, bytes, size: total };
+    return sha256 === undefined ? { line, bytes, size: total } : { line, bytes, size: total, sha256 };
   };
 
   const keep = (chunk: Buffer): void => {
     size += chunk.length;
     const room = maxLineBytes - held;
+    if (!hash && chunk.length > room) {
+      hash = createHash('sha256');
+      for (const p of parts) hash.update(p);
+    }
+    hash?.update(chunk);
     if (room <= 0) return;
     const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
     parts.push(piece);
@@ -105,10 +118,12 @@ async function* lines(raw: Readable, maxLineBytes: number, stop?: AbortSignal): 
     // line had decompressed and where in the compressed input it broke.
     line++;
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+    const sha256 = hash?.digest('hex');
     yield {
       line,
       bytes,
       size: Math.max(size, bytes.length),
+      ...(sha256 === undefined ? {} : { sha256 }),
       damaged: { message: (err as Error).message, decompressedBytes: decompressed - bytes.length },
     };
     return;

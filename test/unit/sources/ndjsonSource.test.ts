@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import type { DeadLetter } from '../../../src/events/deadLetter.js';
+import { Ingest, ingestLines } from '../../../src/events/ingest.js';
 import { readNdjson, type NdjsonLine } from '../../../src/sources/ndjsonSource.js';
 
 async function collect(gen: AsyncGenerator<NdjsonLine>): Promise<NdjsonLine[]> {
@@ -45,6 +48,40 @@ describe('readNdjson', () => {
     expect(lines[0]).toMatchObject({ line: 1, size: 100 });
     expect(lines[0]!.bytes.length).toBe(16);
     expect(lines[1]!.bytes.toString()).toBe('{"ok":1}');
+  });
+
+  it('hashes the whole of a line it cuts, however the chunks fall, and only such lines', async () => {
+    const long = Array.from({ length: 300 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const whole = createHash('sha256').update(long).digest('hex');
+    for (const cuts of [[300], [10, 290], [16, 1, 283], [5, 5, 5, 285], [17, 283]]) {
+      let at = 0;
+      const pieces = cuts.map((n) => long.slice(at, (at += n)));
+      const lines = await collect(readNdjson('-', chunked(...pieces, '\n{"ok":1}\n', long), 16));
+      expect(
+        lines.map((l) => [l.size, l.bytes.length, l.sha256]),
+        String(cuts),
+      ).toEqual([
+        [300, 16, whole],
+        [8, 8, undefined],
+        [300, 16, whole],
+      ]);
+    }
+  });
+
+  it('gives a cut record a dead letter with the size and hash of all of it', async () => {
+    const long = `{"type":"other","time":1,"pad":"${'x'.repeat(500)}"}`;
+    const letters: DeadLetter[] = [];
+    await ingestLines(readNdjson('-', chunked(long.slice(0, 100), long.slice(100), '\n'), 64), new Ingest('stdin'), {
+      onDeadLetter: (l) => void letters.push(l),
+    });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      reason: 'too_large',
+      original_bytes: long.length,
+      truncated: true,
+      original_sha256: createHash('sha256').update(long).digest('hex'),
+      original_base64: Buffer.from(long.slice(0, 64)).toString('base64'),
+    });
   });
 
   it('reads an empty input as no lines', async () => {

@@ -3,12 +3,12 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { createEnrichers } from '../enrich/createEnrichers.js';
 import { Engine, type EngineStats } from '../engine/engine.js';
-import type { AuthEvent } from '../events/authEvent.js';
+import { withoutRaw } from '../events/authEvent.js';
 import { EVENT_FORMATS, type EventFormat } from '../events/decoder.js';
 import type { DeadLetter } from '../events/deadLetter.js';
 import { Ingest, ingestLines, type IngestCounters } from '../events/ingest.js';
 import { createLogger } from '../log/logger.js';
-import { emptyOutput, evaluate } from '../pipeline/evaluate.js';
+import { emptyOutput, evaluate, type EvaluationOutput } from '../pipeline/evaluate.js';
 import { DEFAULT_MAX_FUTURE_MS, DEFAULT_MAX_RECORD_BYTES } from '../events/recordDecoder.js';
 import { parseTimespan } from '../time/duration.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
@@ -96,6 +96,14 @@ export async function replayCommand(args: string[]): Promise<number> {
   const onDeadLetter = async (letter: DeadLetter): Promise<void> => {
     if (dlq) await write(dlq, `${JSON.stringify(letter)}\n`);
   };
+  const writeOut = async (out: EvaluationOutput): Promise<void> => {
+    for (const alert of out.alerts) {
+      alertsByRule.set(alert.rule_title, (alertsByRule.get(alert.rule_title) ?? 0) + 1);
+      await stop.write(`${JSON.stringify(alert)}\n`);
+    }
+    if (actions) for (const action of out.actions) await write(actions, `${JSON.stringify(action)}\n`);
+    for (const letter of out.deadLetters) await onDeadLetter(letter);
+  };
   try {
     await ingestLines(
       readNdjson(values.input, process.stdin, undefined, stop.signal),
@@ -106,17 +114,14 @@ export async function replayCommand(args: string[]): Promise<number> {
           if (!engine) return;
           const out = emptyOutput();
           evaluate(engine, ingest, event, record, out, { logger });
-          for (const alert of out.alerts) {
-            alertsByRule.set(alert.rule_title, (alertsByRule.get(alert.rule_title) ?? 0) + 1);
-            await stop.write(`${JSON.stringify(alert)}\n`);
-          }
-          if (actions) for (const action of out.actions) await write(actions, `${JSON.stringify(action)}\n`);
-          for (const letter of out.deadLetters) await onDeadLetter(letter);
+          await writeOut(out);
         },
         onDeadLetter,
       },
       stop.signal,
     );
+    // The end of the input: what waited for event-time order is decided now.
+    if (engine) await writeOut({ ...emptyOutput(), ...engine.flush() });
     for (const stream of [dlq, actions]) {
       if (!stream) continue;
       stream.end();
@@ -129,11 +134,6 @@ export async function replayCommand(args: string[]): Promise<number> {
   const stopped = stop.reason ? `stopped (${stop.reason}): ` : '';
   process.stderr.write(stopped + summary(ingest.counters, seconds, engine?.stats(), alertsByRule));
   return 0;
-}
-
-function withoutRaw(event: AuthEvent): Omit<AuthEvent, 'raw'> {
-  const { raw: _raw, ...rest } = event;
-  return rest;
 }
 
 async function write(stream: NodeJS.WritableStream | WriteStream, text: string): Promise<void> {

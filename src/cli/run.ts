@@ -78,6 +78,9 @@ export async function runCommand(args: string[]): Promise<number> {
     maxKeysPerRule: config.engine.max_keys_per_rule,
     actionCooldownMs: durationMs(config.engine.action_cooldown),
     watermarkCorroboration: config.engine.watermark_corroboration,
+    maxPendingHits: config.engine.max_pending_hits,
+    onReleaseError: (err, hit) =>
+      logger.error({ err, ...hit }, 'The engine failed on a hit it held for event-time order; the hit was skipped.'),
     // Streaming from Kafka is live: event time cannot run ahead of the wall clock. Files and
     // stdin may be recordings, whose event time is their own.
     ...(hasKafka(config) ? { clock: Date.now } : {}),
@@ -119,6 +122,8 @@ export async function runCommand(args: string[]): Promise<number> {
       },
       stop.signal,
     );
+    // The end of the input: what waited for event-time order is decided now.
+    for (const alert of engine.flush().alerts) await stop.write(`${JSON.stringify(alert)}\n`);
   } finally {
     stop.dispose();
   }

@@ -74,6 +74,7 @@ export interface Config {
     allowed_lateness: string;
     watermark_corroboration: number;
     max_keys_per_rule: number;
+    max_pending_hits: number;
     action_cooldown: string;
     regex_budget: string;
     regex_budget_per_record: string;

@@ -1,4 +1,4 @@
-import type { AuthEvent } from '../events/authEvent.js';
+import { withoutRaw, type AuthEvent } from '../events/authEvent.js';
 import type { RuleSet } from '../rules/loader.js';
 import { parseTimespan } from '../time/duration.js';
 import type { CorrelationRule, Doc, ResponseAction, ResponseSpec, Rule } from '../rules/model.js';
@@ -6,8 +6,16 @@ import { parseIp } from '../rules/sigma/cidr.js';
 import type { RegexBudget } from '../rules/sigma/regexBudget.js';
 import { accessorFor, type Accessor } from '../rules/sigma/fieldPath.js';
 import { ALERT_SAMPLE_SIZE, stableId, type Action, type ActionTargetKind, type Alert, type Entities } from './alert.js';
-import { scalarText, type Correlator, type CorrelatorStats, type Firing, type Hit } from './correlations/correlator.js';
+import {
+  fieldsRead,
+  scalarText,
+  type Correlator,
+  type CorrelatorStats,
+  type Firing,
+  type Hit,
+} from './correlations/correlator.js';
 import { correlators } from './correlations/index.js';
+import { HitQueue } from './hitQueue.js';
 import { DeferredSnapshot, KeyedState, type KeyedSnapshot } from './keyedState.js';
 import { RuleIndex } from './ruleIndex.js';
 
@@ -43,6 +51,13 @@ export interface EngineOptions {
    * out: their event time is their own.
    */
   clock?: () => number;
+  /**
+   * Hits waiting for event time to pass them (see `Engine`) at most; beyond it the earliest is
+   * released at once, counted in `orderOverflow`. Default 500,000.
+   */
+  maxPendingHits?: number;
+  /** Told of a failure on a hit released from the queue (the hit is skipped, counted in `releaseErrors`). */
+  onReleaseError?: (err: unknown, hit: { rule: string; event_id: string; time: number }) => void;
 }
 
 export interface EngineOutput {
@@ -80,6 +95,10 @@ export interface EngineCounters {
   actionsInvalidTarget: number;
   /** Response actions not published again because the same action on the same target is still in force. */
   actionsInForce: number;
+  /** Hits released before event time passed them because the queue was full: order not guaranteed for them. */
+  orderOverflow: number;
+  /** Hits released from the queue that the engine failed on (skipped, each reported to `onReleaseError`). */
+  releaseErrors: number;
 }
 
 export interface EngineStats extends EngineCounters {
@@ -89,6 +108,8 @@ export interface EngineStats extends EngineCounters {
   matches: Record<string, number>;
   /** Actions tracked for de-duplication now. */
   actionsTracked: number;
+  /** Hits waiting for event time to pass them now. */
+  pendingHits: number;
   /**
    * Records on which a rule's backtracking expressions ran out of their time budget (values
    * not covered counted as no match), by rule id (or title). Shared by the engines of one rule set.
@@ -118,11 +139,23 @@ export interface EngineSnapshot {
   /** Actions in force, by action and target, with the event time until which they hold. */
   actions?: KeyedSnapshot<number>;
   correlators: Record<string, unknown>;
+  /** Events with hits waiting for event time to pass them. */
+  pending?: PendingSnapshot[];
+}
+
+interface PendingSnapshot {
+  t: number;
+  id: string;
+  /** The event without its raw record. */
+  e: AuthEvent;
+  /** Rule uid and, unless it is the event itself, the fields read. */
+  h: Array<{ r: string; d?: Doc }>;
 }
 
 const EMPTY: ReadonlyMap<string, number> = new Map();
 
 const DEFAULTS = {
+  maxPendingHits: 500_000,
   watermarkCorroboration: 5,
   allowedLatenessMs: 60_000,
   maxKeysPerRule: 100_000,
@@ -150,6 +183,12 @@ const DEFAULT_TARGET: Record<ResponseSpec['action'], ActionTargetKind> = {
 };
 
 /**
+ * In a live deployment, how long no event may come before waiting hits are released by the wall
+ * clock (`idle`), so that they are not held back by a quiet stream.
+ */
+export const IDLE_AFTER_MS = 1000;
+
+/**
  * The detection engine: every event meets the single-event rules its type can match (the rule
  * index); each match alerts when its rule alerts on its own, and feeds the correlations that
  * refer to that rule, whose firings alert and feed the correlations chained on them in turn.
@@ -157,6 +196,14 @@ const DEFAULT_TARGET: Record<ResponseSpec['action'], ActionTargetKind> = {
  * Everything runs on event time: the watermark is the newest event time seen minus the
  * allowed lateness; state is swept as the watermark advances, so no wall-clock timer is
  * involved and a replay gives exactly what the live run gave, ids included.
+ *
+ * Order: what depends on the order of hits (correlations, and `suppress`) sees them in
+ * event-time order, ties broken by event id and rule, whatever order they arrived in within the
+ * allowed lateness: such hits wait in a queue until the watermark passes them (keeping only the
+ * fields the correlations read and the event without its raw record), so the alerts they lead
+ * to come the allowed lateness later in event time. Single-event alerts without `suppress` go
+ * out at once. `flush` releases every waiting hit at the end of an input; in a live deployment
+ * `idle` releases them as the wall clock passes them while no event comes.
  */
 export class Engine {
   private readonly index: RuleIndex;
@@ -182,6 +229,19 @@ export class Engine {
   private readonly corroboration: number;
   private readonly clock: (() => number) | undefined;
   private lastSweep = Number.NEGATIVE_INFINITY;
+  /** Hits whose effect depends on order, until the watermark passes them. */
+  private readonly pending = new HitQueue();
+  private readonly maxPending: number;
+  /**
+   * Detection uid → the fields what waits for its hits reads from their record; null when that
+   * is the canonical event and none of them is in its raw record, so the event itself serves.
+   */
+  private readonly projections = new Map<string, Array<[string, Accessor]> | null>();
+  private readonly detections = new Map<string, Rule>();
+  /** The wall time of the last event and event time then (live deployments), for `idle`. */
+  private lastEvent: { wall: number; maxTime: number } | undefined;
+  private pinned: number | undefined;
+  private readonly onReleaseError: EngineOptions['onReleaseError'];
   readonly counters: EngineCounters = {
     events: 0,
     aheadEvents: 0,
@@ -192,6 +252,8 @@ export class Engine {
     actionsWithoutTarget: 0,
     actionsInvalidTarget: 0,
     actionsInForce: 0,
+    orderOverflow: 0,
+    releaseErrors: 0,
   };
 
   constructor(
@@ -225,26 +287,175 @@ export class Engine {
       const s = rule.extensions.suppress;
       if (s?.groupBy) this.suppressReaders.set(rule.uid, s.groupBy.map(accessorFor));
     }
+    this.maxPending = Math.max(1, o.maxPendingHits);
+    this.onReleaseError = options.onReleaseError;
+    for (const rule of ruleSet.detections) {
+      this.detections.set(rule.uid, rule);
+      const paths = new Set<string>();
+      for (const c of this.consumers.get(rule.uid) ?? []) for (const p of fieldsRead(c.rule, rule.uid)) paths.add(p);
+      if (this.alerting.has(rule.uid)) for (const p of rule.extensions.suppress?.groupBy ?? []) paths.add(p);
+      const own = rule.target === 'canonical' && ![...paths].some((p) => /^raw(?![A-Za-z0-9_])/.test(p));
+      this.projections.set(rule.uid, own ? null : [...paths].map((p) => [p, accessorFor(p)]));
+    }
   }
 
-  /** Runs one event through every rule; returns the alerts and actions it caused, in order. */
+  /**
+   * Fixes what the clock reads until unpinned (`undefined`): the pipeline pins the wall time of
+   * a batch, and of a journal entry replayed, so a replay after a restart decides as the first
+   * run did.
+   */
+  pinClock(now: number | undefined): void {
+    this.pinned = now;
+  }
+
+  private wallClock(): number | undefined {
+    return this.clock ? (this.pinned ?? this.clock()) : undefined;
+  }
+
+  /**
+   * Runs one event through every rule; returns the alerts and actions it caused, and those of
+   * waiting hits the watermark now passed, in order.
+   */
   process(event: AuthEvent, out: EngineOutput = { alerts: [], actions: [], dropped: [] }): EngineOutput {
     this.counters.events++;
     this.regexBudget?.beginRecord();
     if (event.time > this.maxTime) this.advance(event.time);
+    const wall = this.wallClock();
+    if (wall !== undefined) this.lastEvent = { wall, maxTime: this.maxTime };
     const watermark = this.maxTime - this.lateness;
-    if (event.time < watermark) this.counters.lateEvents++;
+    const late = event.time < watermark;
+    if (late) this.counters.lateEvents++;
+    let light: AuthEvent | undefined;
+    let waiting: Hit[] | undefined;
     this.index.forEachMatch(event, (rule, doc) => {
       this.matches.set(rule.uid, (this.matches.get(rule.uid) ?? 0) + 1);
-      this.onHit(rule, { ruleUid: rule.uid, time: event.time, eventId: event.id, doc, event }, watermark, out);
+      const hit: Hit = { ruleUid: rule.uid, time: event.time, eventId: event.id, doc, event };
+      if (!this.arrive(rule, hit, out)) return;
+      if (late) {
+        this.deliver(rule, hit, watermark, out); // the correlations count it late and ignore it
+        return;
+      }
+      // It waits keeping only what will be read of it.
+      light ??= withoutRaw(event);
+      hit.doc = this.project(rule.uid, doc, light);
+      hit.event = light;
+      (waiting ??= []).push(hit);
     });
+    if (waiting) {
+      this.pending.push({ time: event.time, eventId: event.id, event: light!, hits: waiting });
+      while (this.pending.size > this.maxPending) {
+        this.counters.orderOverflow++;
+        this.releaseOne(out);
+      }
+    }
+    this.release(watermark, out);
     if (this.maxTime - this.lastSweep >= this.sweepEvery) this.sweep(watermark);
     return out;
   }
 
-  private onHit(rule: Rule, hit: Hit, watermark: number, out: EngineOutput, firing?: Firing): void {
-    if (this.alerting.has(rule.uid)) this.emit(rule, hit, out, firing);
-    const consumers = this.consumers.get(rule.uid);
+  /** Hits waiting for event time to pass them. */
+  get pendingHits(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Releases every waiting hit, in order, as if event time had passed them all: at the end of
+   * an input (a replay, a file), so that nothing it held back is lost.
+   */
+  flush(out: EngineOutput = { alerts: [], actions: [], dropped: [] }): EngineOutput {
+    while (this.pending.size > 0) this.releaseOne(out);
+    return out;
+  }
+
+  /**
+   * In a live deployment (an engine with a clock), called while no event comes: once none has
+   * come for IDLE_AFTER_MS, the hits that event time would have passed had it moved on with the
+   * wall clock from where the last event left it are released, in order. Event time itself
+   * stays where the events put it, so a stream that pauses (a producer down, then its backlog)
+   * never makes the events after the pause late; a hit of the backlog older than one released
+   * here reaches the correlations after it, as a hit arriving out of order within the lateness
+   * does. Returns true when it released any (the caller journals the call, with the pinned
+   * clock, so a replay releases alike).
+   */
+  idle(out: EngineOutput = { alerts: [], actions: [], dropped: [] }): boolean {
+    const now = this.wallClock();
+    if (now === undefined || this.pending.size === 0) return false;
+    if (!this.lastEvent) {
+      this.lastEvent = { wall: now, maxTime: this.maxTime };
+      return false;
+    }
+    const quiet = now - this.lastEvent.wall;
+    if (quiet < IDLE_AFTER_MS) return false;
+    const horizon = Math.min(this.lastEvent.maxTime + quiet, now + this.lateness) - this.lateness;
+    const before = this.pending.size;
+    this.release(horizon, out);
+    return this.pending.size < before;
+  }
+
+  /**
+   * A hit as it arrives: a single-event alert that does not depend on order goes out now.
+   * Returns whether what does (correlations, `suppress`) has to see it: it then waits in the
+   * queue, or, late, sees it at once.
+   */
+  private arrive(rule: Rule, hit: Hit, out: EngineOutput): boolean {
+    const alerting = this.alerting.has(rule.uid);
+    const suppressed = alerting && rule.extensions.suppress !== undefined;
+    if (alerting && !suppressed) this.emit(rule, hit, out, undefined);
+    return suppressed || this.consumers.has(rule.uid);
+  }
+
+  /** What a waiting hit keeps of the record it matched: the fields read, or the event itself. */
+  private project(uid: string, doc: Doc, light: AuthEvent): Doc {
+    const fields = this.projections.get(uid);
+    if (fields === null) return light as unknown as Doc;
+    const kept: Record<string, unknown> = {};
+    for (const [path, read] of fields ?? []) {
+      const v = read(doc);
+      if (v !== undefined) kept[path] = v;
+    }
+    return kept;
+  }
+
+  private release(watermark: number, out: EngineOutput): void {
+    while (this.pending.earliest < watermark) this.releaseOne(out);
+  }
+
+  /**
+   * The earliest waiting event's hits, in rule order, each delivered with the event's time as the
+   * watermark: nothing before it is to come. A hit the engine fails on is skipped and reported.
+   */
+  private releaseOne(out: EngineOutput): void {
+    const entry = this.pending.pop()!;
+    for (const hit of entry.hits) {
+      const rule = this.detections.get(hit.ruleUid);
+      if (!rule) continue;
+      const alerts = out.alerts.length;
+      const actions = out.actions.length;
+      const dropped = out.dropped.length;
+      try {
+        this.deliver(rule, hit, entry.time, out);
+      } catch (err) {
+        out.alerts.length = alerts;
+        out.actions.length = actions;
+        out.dropped.length = dropped;
+        this.counters.releaseErrors++;
+        this.onReleaseError?.(err, {
+          rule: this.ruleIds.get(hit.ruleUid) ?? hit.ruleUid,
+          event_id: entry.eventId,
+          time: entry.time,
+        });
+      }
+    }
+  }
+
+  /** A hit in order (or a late one): the alert of a rule with `suppress`, then the correlations. */
+  private deliver(rule: Rule, hit: Hit, watermark: number, out: EngineOutput): void {
+    if (this.alerting.has(rule.uid) && rule.extensions.suppress) this.emit(rule, hit, out, undefined);
+    this.feed(rule.uid, hit, watermark, out);
+  }
+
+  private feed(uid: string, hit: Hit, watermark: number, out: EngineOutput): void {
+    const consumers = this.consumers.get(uid);
     if (!consumers) return;
     for (const c of consumers) {
       const f = c.observe(hit, watermark);
@@ -257,7 +468,8 @@ export class Engine {
         doc: f.group,
         event: hit.event,
       };
-      this.onHit(c.rule, chained, watermark, out, f);
+      if (this.alerting.has(c.rule.uid)) this.emit(c.rule, chained, out, f);
+      this.feed(c.rule.uid, chained, watermark, out);
     }
   }
 
@@ -331,7 +543,8 @@ export class Engine {
    * lateness. So no single record, however it is dated, makes the rest of the stream late.
    */
   private advance(t: number): void {
-    const target = this.clock ? Math.min(t, this.clock() + this.lateness) : t;
+    const wall = this.wallClock();
+    const target = wall !== undefined ? Math.min(t, wall + this.lateness) : t;
     if (target < t) this.counters.aheadEvents++; // ahead of the wall clock
     if (target <= this.maxTime) return;
     if (!Number.isFinite(this.maxTime) || target - this.maxTime <= this.lateness) {
@@ -373,6 +586,7 @@ export class Engine {
       rules,
       matches,
       actionsTracked: this.actionsInForce.size,
+      pendingHits: this.pending.size,
       regexBudgetExhausted: Object.fromEntries(this.regexBudget?.exhausted ?? []),
     };
   }
@@ -390,6 +604,12 @@ export class Engine {
       suppression: this.suppression.snapshot((t) => t, deferred),
       actions: this.actionsInForce.snapshot((t) => t, deferred),
       correlators: correlatorState,
+      pending: this.pending.values().map((w) => ({
+        t: w.time,
+        id: w.eventId,
+        e: w.event,
+        h: w.hits.map((h) => (h.doc === (w.event as unknown) ? { r: h.ruleUid } : { r: h.ruleUid, d: h.doc })),
+      })),
     };
   }
 
@@ -422,6 +642,15 @@ export class Engine {
     this.suppression.restore(snapshot.suppression, (t: number) => t);
     if (snapshot.actions) this.actionsInForce.restore(snapshot.actions, (t: number) => t);
     for (const [uid, state] of Object.entries(snapshot.correlators)) this.correlatorsByUid.get(uid)?.restore(state);
+    this.pending.clear();
+    for (const p of snapshot.pending ?? []) {
+      const event = p.e as unknown as Doc;
+      const hits = p.h
+        .filter((h) => this.detections.has(h.r))
+        .map((h): Hit => ({ ruleUid: h.r, time: p.t, eventId: p.id, doc: h.d ?? event, event: p.e }));
+      if (hits.length > 0) this.pending.push({ time: p.t, eventId: p.id, event: p.e, hits });
+    }
+    this.lastEvent = undefined;
   }
 }
 

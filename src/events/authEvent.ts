@@ -75,3 +75,10 @@ export interface AuthEvent {
   /** The original record, as the source sent it (decoded JSON). */
   raw?: Record<string, unknown>;
 }
+
+/** The event without its raw record (`--events` output; what a hit waiting for order keeps). */
+export function withoutRaw(event: AuthEvent): AuthEvent {
+  if (event.raw === undefined) return event;
+  const { raw: _raw, ...rest } = event;
+  return rest;
+}

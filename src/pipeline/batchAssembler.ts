@@ -18,6 +18,8 @@ export interface BatchRecord<T> extends Pending<T> {
 export interface AssembledBatch<T> {
   /** Set when the batch is a replay of a journal entry: its sequence number. */
   seq?: number;
+  /** A replayed batch: the wall time its engine clock read the first time. */
+  clock?: number;
   records: BatchRecord<T>[];
   ranges: BatchRange[];
 }
@@ -224,7 +226,14 @@ export class BatchAssembler<T> {
       q.head += count;
       this.buffered -= count;
     }
-    return { batch: { seq: entry.seq, records, ranges: entry.ranges } };
+    return {
+      batch: {
+        seq: entry.seq,
+        records,
+        ranges: entry.ranges,
+        ...(entry.clock !== undefined ? { clock: entry.clock } : {}),
+      },
+    };
   }
 
   private shiftFrom(q: PartitionQueue<T>): BatchRecord<T> {

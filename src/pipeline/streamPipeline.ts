@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { DroppedAction, Engine, EngineSnapshot } from '../engine/engine.js';
+import { IDLE_AFTER_MS, type DroppedAction, type Engine, type EngineSnapshot } from '../engine/engine.js';
 import type { Ingest, IngestResult } from '../events/ingest.js';
 import { AuthwatchError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -83,6 +83,8 @@ interface BatchJob {
   producedAt: number;
   /** Offsets after this batch, for the partitions it touched. */
   positions: [string, number][];
+  /** The wall time the engine's clock read for it (journaled). */
+  clock: number;
 }
 
 interface CheckpointJob {
@@ -263,6 +265,7 @@ export class StreamPipeline {
       lag: this.lag(),
       checkpointAgeSeconds: this.checkpoints.ageSeconds(this.seq),
       checkpointBytes: this.checkpoints.stored?.bytes ?? 0,
+      unwrittenBatches: this.inflightBatches,
       ready: this.isReady(),
     };
   }
@@ -466,12 +469,17 @@ export class StreamPipeline {
         continue;
       }
       if (!taken.batch) {
+        if (this.idleTick()) continue;
         this.checkpoint(true);
         if (this.checkpoints.writing) {
           await yieldToEventLoop(); // idle: go on writing the snapshot
           continue;
         }
-        const until = Math.min(taken.retryAt ?? Number.POSITIVE_INFINITY, this.checkpoints.dueAt);
+        const until = Math.min(
+          taken.retryAt ?? Number.POSITIVE_INFINITY,
+          this.checkpoints.dueAt,
+          this.deps.engine.pendingHits > 0 ? this.lastIdleTick + IDLE_AFTER_MS : Number.POSITIVE_INFINITY,
+        );
         await this.wake.wait(Math.max(10, until - this.now()));
         // Woken by the first partition of a fetch: let the others of the same fetch come in too,
         // so the batch merges them by event time rather than taking one partition alone.
@@ -505,25 +513,52 @@ export class StreamPipeline {
     this.queueCheckpoint(this.checkpoints.takeNow(this.seq, this.positionsNow, true));
   }
 
-  private process(batch: AssembledBatch<Item>): void {
+  /**
+   * While no batch can be formed, at most once per IDLE_AFTER_MS: lets the engine release, by
+   * the wall clock, hits waiting for event-time order on a quiet stream. A release is a batch
+   * without records, journaled with its clock.
+   */
+  private idleTick(): boolean {
+    const now = this.now();
+    const { engine } = this.deps;
+    if (engine.pendingHits === 0 || now - this.lastIdleTick < IDLE_AFTER_MS || this.assembler.replaying) return false;
+    this.lastIdleTick = now;
+    this.process({ records: [], ranges: [] }, true);
+    return true;
+  }
+
+  private lastIdleTick = 0;
+
+  /** A batch of records; or, `idle`, a release by the wall clock while no record came (replayed too: no ranges). */
+  private process(batch: AssembledBatch<Item>, idle = false): void {
     const { engine, ingest, logger } = this.deps;
     const started = process.hrtime.bigint();
     const out = emptyOutput();
     let fetchedAt = Number.POSITIVE_INFINITY;
     let producedAt = Number.POSITIVE_INFINITY;
-    for (const r of batch.records) {
-      const { result, bytes } = r.item;
-      if (r.item.fetchedAt < fetchedAt) fetchedAt = r.item.fetchedAt;
-      if (r.item.timestamp < producedAt) producedAt = r.item.timestamp;
-      if (!result.ok) {
-        out.deadLetters.push(result.deadLetter);
-        continue;
+    const clock = batch.clock ?? this.now();
+    engine.pinClock(clock);
+    try {
+      if (batch.ranges.length === 0) {
+        // An idle release: journaled only when it released, replayed as it was.
+        if (!engine.idle(out) && idle) return;
       }
-      const position = { topic: r.topic, partition: r.partition, offset: String(r.offset) };
-      evaluate(engine, ingest, result.event, { bytes, position }, out, {
-        attempts: this.options.maxRecordAttempts,
-        logger,
-      });
+      for (const r of batch.records) {
+        const { result, bytes } = r.item;
+        if (r.item.fetchedAt < fetchedAt) fetchedAt = r.item.fetchedAt;
+        if (r.item.timestamp < producedAt) producedAt = r.item.timestamp;
+        if (!result.ok) {
+          out.deadLetters.push(result.deadLetter);
+          continue;
+        }
+        const position = { topic: r.topic, partition: r.partition, offset: String(r.offset) };
+        evaluate(engine, ingest, result.event, { bytes, position }, out, {
+          attempts: this.options.maxRecordAttempts,
+          logger,
+        });
+      }
+    } finally {
+      engine.pinClock(undefined);
     }
     this.deps.observe?.processSeconds(Number(process.hrtime.bigint() - started) / 1e9);
     for (const d of out.dropped) this.warnDropped(d);
@@ -544,6 +579,7 @@ export class StreamPipeline {
       processedAt: this.now(),
       producedAt,
       positions,
+      clock,
     });
     this.inflightBatches++;
     this.queued.notify();
@@ -659,7 +695,9 @@ export class StreamPipeline {
   }
 
   private async writeBatches(group: BatchJob[]): Promise<void> {
-    const journal: JournalEntry[] = group.filter((j) => !j.replayed).map((j) => ({ seq: j.seq, ranges: j.ranges }));
+    const journal: JournalEntry[] = group
+      .filter((j) => !j.replayed)
+      .map((j) => ({ seq: j.seq, ranges: j.ranges, clock: j.clock }));
     // The journal first: a batch whose outputs may be out must be replayable exactly.
     if (journal.length > 0) await this.retrying('state', () => this.deps.store.appendJournal(journal));
     const merged: SinkBatch = {
@@ -674,6 +712,7 @@ export class StreamPipeline {
     for (const job of group) {
       for (const [key, offset] of job.positions) this.acked.set(key, offset);
       this.counters.batches++;
+      if (job.records === 0) continue; // an idle release
       this.deps.observe?.batchLatency((now - job.fetchedAt) / 1000);
       if (job.producedAt > 0 && Number.isFinite(job.producedAt))
         this.deps.observe?.endToEnd?.((now - job.producedAt) / 1000);

@@ -50,9 +50,9 @@ export function runInlineTests(ruleSet: RuleSet): TestResult[] {
       const engine = new Engine(ruleSet, { alwaysAlert: new Set([rule.uid]) });
       const ruleId = rule.id ?? rule.uid;
       let actual = 0;
-      for (const event of events) {
-        for (const alert of engine.process(event).alerts) if (alert.rule_id === ruleId) actual++;
-      }
+      const out = { alerts: [], actions: [], dropped: [] };
+      for (const event of events) engine.process(event, out);
+      for (const alert of engine.flush(out).alerts) if (alert.rule_id === ruleId) actual++;
       const passed = t.expect === 'fire' ? actual > 0 : t.expect === 'not_fire' ? actual === 0 : actual === t.expect;
       results.push({ ...base, passed, actual });
     });

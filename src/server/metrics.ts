@@ -43,6 +43,8 @@ export interface MetricsView {
   /** Wall-clock age of the newest durable checkpoint, seconds (0 while it covers everything processed); undefined before the first. */
   checkpointAgeSeconds: number | undefined;
   checkpointBytes: number;
+  /** Batches processed whose outputs are not yet written by every sink. */
+  unwrittenBatches: number;
   ready: boolean;
 }
 
@@ -102,6 +104,22 @@ export class Metrics {
   private readonly lateEvents = this.counter(
     'authwatch_late_events_total',
     'Events older than the allowed lateness: single-event rules see them, windows do not.',
+  );
+  private readonly pendingHits = this.gauge(
+    'authwatch_pending_hits',
+    'Hits of correlations (and of rules with suppress) waiting for event time to pass them, to be evaluated in event-time order.',
+  );
+  private readonly unwritten = this.gauge(
+    'authwatch_unwritten_batches',
+    'Batches processed whose outputs are not yet written by every sink.',
+  );
+  private readonly orderOverflow = this.counter(
+    'authwatch_order_overflow_total',
+    'Hits evaluated before event time passed them because the queue was full (engine.max_pending_hits): their order is not guaranteed.',
+  );
+  private readonly releaseErrors = this.counter(
+    'authwatch_release_errors_total',
+    'Hits held for event-time order that the engine failed on when they were released (skipped and logged).',
   );
   private readonly stateKeys = this.gauge('authwatch_state_keys', 'Groups tracked now, by correlation rule.', ['rule']);
   private readonly stateEvictions = this.counter(
@@ -223,6 +241,10 @@ export class Metrics {
     );
     setAll(this.lateEvents, [[{}, v.engine.lateEvents]]);
     setAll(this.aheadEvents, [[{}, v.engine.aheadEvents]]);
+    this.pendingHits.set(v.engine.pendingHits);
+    this.unwritten.set(v.unwrittenBatches);
+    setAll(this.orderOverflow, [[{}, v.engine.orderOverflow]]);
+    setAll(this.releaseErrors, [[{}, v.engine.releaseErrors]]);
     this.stateKeys.reset();
     for (const [rule, s] of Object.entries(v.engine.rules)) this.stateKeys.set({ rule }, s.keys);
     setAll(

@@ -18,7 +18,10 @@ export interface BatchRange {
  */
 export interface JournalEntry {
   seq: number;
+  /** The records of the batch; none for a release by the wall clock while the input was idle. */
   ranges: BatchRange[];
+  /** The wall time the engine's clock read for the batch, so a replay decides alike. */
+  clock?: number;
 }
 
 /** The engine's state after batch `seq`, with the input positions that state reflects. */

@@ -9,6 +9,7 @@ import { createEnrichers } from '../../src/enrich/createEnrichers.js';
 import { Ingest } from '../../src/events/ingest.js';
 import type { KafkaClient, KafkaRecord } from '../../src/kafka/kafkaClient.js';
 import { loadRulesWithValues } from '../../src/rules/overrides.js';
+import { parseTimespan } from '../../src/time/duration.js';
 import { uniqueName } from './services.js';
 
 /** Fresh topic names and group for one test. */
@@ -24,6 +25,9 @@ export function testTopics(prefix: string) {
   };
 }
 export type TestTopics = ReturnType<typeof testTopics>;
+
+/** The allowed lateness of the engines of integration tests, and of their `replayLines`. */
+export const TEST_LATENESS = '5s';
 
 /** A config file for `authwatch run` on the test broker, with quick timers for tests. */
 export function writeConfig(topics: TestTopics, brokers: string[], overrides: Record<string, unknown> = {}): string {
@@ -44,6 +48,8 @@ export function writeConfig(topics: TestTopics, brokers: string[], overrides: Re
     },
     server: { port: 0 },
     state: { checkpoint_interval: '1s', ...((overrides.state as object | undefined) ?? {}) },
+    // A short lateness: what waits for event time is decided seconds after the stream goes quiet.
+    engine: { allowed_lateness: TEST_LATENESS, ...((overrides.engine as object | undefined) ?? {}) },
     // A long partition wait: a loaded test machine must not take a slow fetch for an idle partition.
     pipeline: { status_interval: '0', partition_wait: '3s', ...((overrides.pipeline as object | undefined) ?? {}) },
   };
@@ -130,7 +136,8 @@ export class AuthwatchProcess {
 
   /**
    * Waits until the engine has read `records` records and written all they produced: every
-   * partition reports its lag, and it is 0 everywhere.
+   * partition reports its lag, and it is 0 everywhere; no hit waits for event time, no batch
+   * for its writes.
    */
   async caughtUp(records: number, partitions = 3, timeoutMs = 60_000): Promise<void> {
     const start = Date.now();
@@ -144,8 +151,13 @@ export class AuthwatchProcess {
       const seen = samples('authwatch_records_total').reduce((a, b) => a + b, 0);
       const lags = samples('authwatch_consumer_lag');
       const lag = lags.length === partitions ? lags.reduce((a, b) => a + b, 0) : -1;
-      if (seen >= records && lag === 0) return;
-      if (Date.now() - start > timeoutMs) throw new Error(`not caught up: ${seen} of ${records} records, lag ${lag}`);
+      // What waits for event time is decided on the quiet stream, and written.
+      const waiting = (samples('authwatch_pending_hits')[0] ?? -1) + (samples('authwatch_unwritten_batches')[0] ?? -1);
+      if (seen >= records && lag === 0 && waiting === 0) return;
+      if (Date.now() - start > timeoutMs)
+        throw new Error(
+          `not caught up: ${seen} of ${records} records, lag ${lag}, ${waiting} hits and batches waiting`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -187,18 +199,15 @@ export async function readJson<T>(client: KafkaClient, topic: string): Promise<{
 
 /** What `authwatch replay` gives for the records in this order: the alerts and actions one uninterrupted run publishes. */
 export function replayLines(lines: string[]): { alerts: Alert[]; actions: Action[] } {
-  const engine = new Engine(loadRulesWithValues(['detections']));
+  const engine = new Engine(loadRulesWithValues(['detections']), { allowedLatenessMs: parseTimespan(TEST_LATENESS) });
   const ingest = new Ingest('file', { enrichers: createEnrichers({ geo: true, asn: true }) });
-  const alerts: Alert[] = [];
-  const actions: Action[] = [];
+  const out = { alerts: [] as Alert[], actions: [] as Action[], dropped: [] };
   for (const line of lines) {
     const r = ingest.process(Buffer.from(line), {});
-    if (!r.ok) continue;
-    const out = engine.process(r.event);
-    alerts.push(...out.alerts);
-    actions.push(...out.actions);
+    if (r.ok) engine.process(r.event, out);
   }
-  return { alerts, actions };
+  engine.flush(out);
+  return { alerts: out.alerts, actions: out.actions };
 }
 
 export const distinctIds = (items: { alert_id?: string; action_id?: string }[]): string[] =>

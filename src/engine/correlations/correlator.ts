@@ -49,9 +49,11 @@ export interface CorrelatorStats {
 /**
  * The keyed, event-time state of one correlation rule.
  *
- * Contract: `observe` is called with every hit of the rule's referenced rules, in arrival
- * order, which may differ from event-time order by up to the allowed lateness; it returns
- * the firing the hit completes, if any. Hits with `time < watermark` are late: the
+ * Contract: `observe` is called with every hit of the rule's referenced rules; it returns the
+ * firing the hit completes, if any. The engine hands hits over in event-time order (it holds
+ * them until event time passes them), with the hit's own time as the watermark; a correlator
+ * still accepts any order within the watermark, as it did before the engine ordered hits (a
+ * queue over its bound releases hits early). Hits with `time < watermark` are late: the
  * correlator counts them in `stats.late` and ignores them. `expire(watermark)` frees every
  * group whose state can no longer contribute to a firing. State is bounded by `maxKeys`
  * groups, the stalest evicted first. `snapshot` returns JSON-serialisable state that
@@ -145,6 +147,17 @@ export function scalarText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return JSON.stringify(v);
+}
+
+/**
+ * The fields a correlation reads from the record of a hit of `ruleUid` (its group-by and its
+ * `field`, aliases resolved): all that a hit waiting for event-time order keeps of the record.
+ */
+export function fieldsRead(rule: CorrelationRule, ruleUid: string): string[] {
+  const paths = rule.groupBy.map((f) => rule.aliases[f]?.[ruleUid] ?? f);
+  const name = rule.field?.[0];
+  if (name !== undefined) paths.push(rule.aliases[name]?.[ruleUid] ?? name);
+  return paths;
 }
 
 /** Reads a correlation's `field` (the first one listed) from a hit, aliases resolved. */

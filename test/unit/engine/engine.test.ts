@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/engine/alert.js';
-import { Engine, invalidTarget } from '../../../src/engine/engine.js';
+import { Engine, invalidTarget, type EngineOutput } from '../../../src/engine/engine.js';
 import type { AuthEvent } from '../../../src/events/authEvent.js';
 import { loadRuleText } from '../../../src/rules/loader.js';
 
@@ -15,6 +14,13 @@ let seq = 0;
 function ev(fields: Partial<AuthEvent> & { type: string }, at: number): AuthEvent {
   seq++;
   return { id: `e${seq}`, source: 'generic', outcome: 'unknown', ...fields, time: T0 + at } as AuthEvent;
+}
+
+/** Every event through the engine, then the end of the input: all it decided, in order. */
+function runAll(engine: Engine, events: AuthEvent[]): EngineOutput {
+  const out: EngineOutput = { alerts: [], actions: [], dropped: [] };
+  for (const e of events) engine.process(e, out);
+  return engine.flush(out);
 }
 
 function rules(text: string) {
@@ -135,33 +141,52 @@ describe('Engine: single-event rules', () => {
 
   it('suppresses repeats per group within the window, on event time', () => {
     const engine = new Engine(rules(`${CURL}suppress: {timespan: 10m, group-by: [ip]}\n`));
-    const login = (ip: string, at: number) =>
-      engine.process(ev({ type: 'login.success', user_agent: 'curl/8', ip }, at)).alerts.length;
-    expect(login('203.0.113.9', 0)).toBe(1);
-    expect(login('203.0.113.9', 60_000)).toBe(0);
-    expect(login('198.51.100.1', 120_000)).toBe(1);
-    expect(login('203.0.113.9', 9 * 60_000)).toBe(0);
-    expect(login('203.0.113.9', 11 * 60_000)).toBe(1);
+    const login = (ip: string, at: number) => ev({ type: 'login.success', user_agent: 'curl/8', ip }, at);
+    const { alerts } = runAll(engine, [
+      login('203.0.113.9', 0),
+      login('203.0.113.9', 60_000),
+      login('198.51.100.1', 120_000),
+      login('203.0.113.9', 9 * 60_000),
+      login('203.0.113.9', 11 * 60_000),
+    ]);
+    expect(alerts.map((a) => [a.entities.ip, a.detected_at - T0])).toEqual([
+      ['203.0.113.9', 0],
+      ['198.51.100.1', 120_000],
+      ['203.0.113.9', 11 * 60_000],
+    ]);
     expect(engine.counters.suppressed).toBe(2);
+  });
+
+  it('holds an alert with suppress until event time passes it by the lateness; one without goes out at once', () => {
+    const suppressed = new Engine(rules(`${CURL}suppress: 10m\n`), { allowedLatenessMs: 30_000 });
+    const plain = new Engine(rules(CURL), { allowedLatenessMs: 30_000 });
+    const login = (at: number) => ev({ type: 'login.success', user_agent: 'curl/8', ip: '203.0.113.9' }, at);
+    expect(plain.process(login(0)).alerts).toHaveLength(1);
+    expect(suppressed.process(login(0)).alerts).toHaveLength(0);
+    expect(suppressed.stats().pendingHits).toBe(1);
+    expect(suppressed.process(ev({ type: 'other' }, 30_000)).alerts).toHaveLength(0); // at the watermark, not past it
+    expect(suppressed.process(ev({ type: 'other' }, 30_001)).alerts.map((a) => a.detected_at)).toEqual([T0]);
+    expect(suppressed.stats().pendingHits).toBe(0);
   });
 });
 
 describe('Engine: suppress and out-of-order events', () => {
   it('suppresses a repeat that arrives out of order within the window, as one that arrives in order', () => {
-    const engine = new Engine(rules(`${CURL}mode: enforce\nsuppress: {timespan: 10m, group-by: [ip]}\n`));
-    const blocks: string[] = [];
-    const login = (at: number) => {
-      const out = engine.process(ev({ type: 'login.success', user_agent: 'curl/8', ip: '203.0.113.9' }, at));
-      blocks.push(...out.actions.filter((a) => a.type === 'block_ip').map((a) => a.mode));
-      return out.alerts.length;
-    };
-    expect(login(30_000)).toBe(1);
+    const text = `${CURL}mode: enforce\nsuppress: {timespan: 10m, group-by: [ip]}\n`;
+    const login = (at: number) => ev({ type: 'login.success', user_agent: 'curl/8', ip: '203.0.113.9' }, at);
     // Two hits of the same IP 10 and 20 s before the first one, arriving after it (within the lateness).
-    expect(login(20_000)).toBe(0);
-    expect(login(10_000)).toBe(0);
+    const arrived = [login(30_000), login(20_000), login(10_000), login(11 * 60_000)];
+    const engine = new Engine(rules(text));
+    const out = runAll(engine, arrived);
     expect(engine.counters.suppressed).toBe(2);
-    expect(blocks).toEqual(['enforce']); // the enforced block went out once
-    expect(login(11 * 60_000)).toBe(1);
+    expect(out.actions.filter((a) => a.type === 'block_ip').map((a) => a.mode)).toEqual(['enforce']); // once
+    // The alert is that of the earliest hit, as in time order.
+    expect(out.alerts.map((a) => a.detected_at - T0)).toEqual([10_000, 11 * 60_000]);
+    const inOrder = runAll(
+      new Engine(rules(text)),
+      [...arrived].sort((a, b) => a.time - b.time),
+    );
+    expect(out.alerts).toEqual(inOrder.alerts);
   });
 });
 
@@ -173,9 +198,10 @@ describe('Engine: correlations', () => {
 
   it('counts per group on event time, and referenced rules do not alert on their own', () => {
     const engine = new Engine(rules(BRUTE));
-    const alerts: Alert[] = [];
-    for (const [i, user] of ['a', 'a', 'b', 'a'].entries())
-      alerts.push(...engine.process(failure(user, i * 1000)).alerts);
+    const { alerts } = runAll(
+      engine,
+      ['a', 'a', 'b', 'a'].map((user, i) => failure(user, i * 1000)),
+    );
     expect(alerts.map((a) => [a.rule_title, a.group, a.event_count, a.first_seen, a.last_seen])).toEqual([
       ['Brute force', { 'user.name': 'a' }, 3, T0, T0 + 3000],
     ]);
@@ -184,10 +210,11 @@ describe('Engine: correlations', () => {
 
   it('publishes enforce actions for rules in enforce mode', () => {
     const engine = new Engine(rules(BRUTE));
-    const out = [0, 1, 2].map((i) => engine.process(failure('a', i * 1000)));
-    expect(out[2]!.actions).toMatchObject([
-      { type: 'block_user', mode: 'enforce', target: { kind: 'user', value: 'a' } },
-    ]);
+    const out = runAll(
+      engine,
+      [0, 1, 2].map((i) => failure('a', i * 1000)),
+    );
+    expect(out.actions).toMatchObject([{ type: 'block_user', mode: 'enforce', target: { kind: 'user', value: 'a' } }]);
   });
 
   it('alerts for a referenced rule with generate: true', () => {
@@ -196,24 +223,23 @@ describe('Engine: correlations', () => {
   });
 
   it('chains correlations: a brute force followed by a success', () => {
-    const engine = new Engine(rules(CHAIN));
-    const titles = [failure('a', 0), failure('a', 1000), failure('a', 2000), success('a', 60_000)].flatMap((e) =>
-      engine.process(e).alerts.map((a) => a.rule_title),
-    );
+    const events = () => [failure('a', 0), failure('a', 1000), failure('a', 2000), success('a', 60_000)];
+    const titles = runAll(new Engine(rules(CHAIN)), events()).alerts.map((a) => a.rule_title);
     // the chained correlation does not say generate: true, so its parts do not alert
     expect(titles).toEqual(['Brute force then success']);
-    const all = new Engine(rules(`${CHAIN}generate: true\n`));
-    const allTitles = [failure('a', 0), failure('a', 1000), failure('a', 2000), success('a', 60_000)].flatMap((e) =>
-      all.process(e).alerts.map((a) => a.rule_title),
-    );
-    expect(allTitles).toEqual(['Brute force', 'login ok', 'Brute force then success']);
+    const all = runAll(new Engine(rules(`${CHAIN}generate: true\n`)), events()).alerts;
+    // login ok goes out at once; what depends on order waits for event time
+    expect(all.map((a) => a.rule_title)).toEqual(['login ok', 'Brute force', 'Brute force then success']);
   });
 
   it('does not chain when the success comes first', () => {
     const engine = new Engine(rules(`${CHAIN}generate: true\n`));
-    const titles = [success('a', 0), failure('a', 1000), failure('a', 2000), failure('a', 3000)].flatMap((e) =>
-      engine.process(e).alerts.map((a) => a.rule_title),
-    );
+    const titles = runAll(engine, [
+      success('a', 0),
+      failure('a', 1000),
+      failure('a', 2000),
+      failure('a', 3000),
+    ]).alerts.map((a) => a.rule_title);
     expect(titles).toEqual(['login ok', 'Brute force']);
   });
 
@@ -224,22 +250,26 @@ describe('Engine: correlations', () => {
     engine.process(failure('a', 1000));
     expect(engine.counters.lateEvents).toBe(2);
     expect(engine.process(failure('a', 101_000)).alerts).toEqual([]);
-    expect(engine.process(failure('a', 102_000)).alerts).toHaveLength(1);
+    expect(engine.process(failure('a', 102_000)).alerts).toEqual([]); // waits for event time
+    expect(engine.process(failure('b', 106_000)).alerts).toEqual([]);
+    expect(engine.process(failure('b', 107_001)).alerts.map((a) => a.detected_at)).toEqual([T0 + 102_000]);
   });
 
   it('continues its windows after a snapshot is restored into a new engine', () => {
     const events = [failure('a', 0), failure('b', 500), failure('a', 1000), failure('a', 2000), success('a', 3000)];
     const chain = rules(`${CHAIN}generate: true\n`);
-    const whole = new Engine(chain);
-    const expected = events.flatMap((e) => whole.process(e).alerts);
-    expect(expected.map((a) => a.rule_title)).toEqual(['Brute force', 'login ok', 'Brute force then success']);
+    const expected = runAll(new Engine(chain), events).alerts;
+    expect(expected.map((a) => a.rule_title)).toEqual(['login ok', 'Brute force', 'Brute force then success']);
 
+    // Cut after three events: two hits still wait for event time, and travel in the snapshot.
     const first = new Engine(chain);
-    const before = events.slice(0, 2).flatMap((e) => first.process(e).alerts);
+    const before = events.slice(0, 3).flatMap((e) => first.process(e).alerts);
+    expect(first.stats().pendingHits).toBe(3);
     const saved = JSON.parse(JSON.stringify(first.snapshot())) as ReturnType<Engine['snapshot']>;
+    expect(JSON.stringify(saved)).not.toContain('"raw"');
     const second = new Engine(chain);
     second.restore(saved);
-    const after = events.slice(2).flatMap((e) => second.process(e).alerts);
+    const after = runAll(second, events.slice(3)).alerts;
     expect([...before, ...after]).toEqual(expected);
     expect(second.counters.events).toBe(events.length);
   });
@@ -251,7 +281,10 @@ describe('Engine: correlations', () => {
 
   it('reports per-rule state in its stats', () => {
     const engine = new Engine(rules(BRUTE), { maxKeysPerRule: 2 });
-    for (const [i, u] of ['a', 'b', 'c', 'd'].entries()) engine.process(failure(u, i));
+    runAll(
+      engine,
+      ['a', 'b', 'c', 'd'].map((u, i) => failure(u, i)),
+    );
     const stats = engine.stats();
     const brute = Object.values(stats.rules).find((r) => r.evictions > 0);
     expect(brute).toMatchObject({ keys: 2, evictions: 2 });
@@ -352,6 +385,90 @@ response:
   });
 });
 
+describe('Engine: hits waiting for event-time order', () => {
+  const failure = (user: string, at: number) =>
+    ev({ type: 'login.failure', user: { name: user }, ip: '203.0.113.5', raw: { big: 'x'.repeat(1000) } }, at);
+
+  it('keep the event without its raw record, and of the raw record only the fields the correlations read', () => {
+    type Waiting = { t: number; id: string; e: AuthEvent; h: Array<{ r: string; d?: unknown }> };
+    const engine = new Engine(rules(BRUTE));
+    engine.process(failure('a', 0));
+    const [entry] = (engine.snapshot().pending ?? []) as unknown as Waiting[];
+    expect(entry!.e.raw).toBeUndefined();
+    expect(entry!.e.user).toEqual({ name: 'a' });
+    expect(entry!.h).toEqual([{ r: '22222222-2222-4222-8222-222222222222' }]); // reads the event itself
+
+    const byRaw = new Engine(rules(BRUTE.replace('group-by: [user.name]', 'group-by: [raw.big]')));
+    byRaw.process(failure('a', 0));
+    const [kept] = (byRaw.snapshot().pending ?? []) as unknown as Waiting[];
+    expect(kept!.e.raw).toBeUndefined();
+    expect(kept!.h).toEqual([{ r: '22222222-2222-4222-8222-222222222222', d: { 'raw.big': 'x'.repeat(1000) } }]);
+    // Restored, the hits still count towards the same alert.
+    const restored = new Engine(rules(BRUTE.replace('group-by: [user.name]', 'group-by: [raw.big]')));
+    restored.restore(JSON.parse(JSON.stringify(byRaw.snapshot())) as ReturnType<Engine['snapshot']>);
+    const out = runAll(restored, [failure('b', 1000), failure('c', 2000)]);
+    expect(out.alerts).toHaveLength(1);
+    expect(out.alerts[0]!.group).toEqual({ 'raw.big': 'x'.repeat(1000) });
+  });
+
+  it('are released early, and counted, beyond the queue bound; the alerts still come', () => {
+    const engine = new Engine(rules(BRUTE), { maxPendingHits: 2 });
+    const out = runAll(
+      engine,
+      [0, 1, 2, 3].map((i) => failure('a', i * 1000)),
+    );
+    expect(engine.counters.orderOverflow).toBe(2);
+    expect(out.alerts.map((a) => a.detected_at - T0)).toEqual([2000]);
+  });
+
+  it('in a live deployment, are released on a quiet stream as the wall clock passes them, and the events after the pause are not late', () => {
+    let now = T0 + 5000;
+    const engine = new Engine(rules(BRUTE), { clock: () => now, allowedLatenessMs: 30_000 });
+    for (const i of [0, 1, 2]) engine.process(failure('a', i * 1000));
+    expect(engine.pendingHits).toBe(3);
+    now += 999;
+    expect(engine.idle()).toBe(false); // not quiet for long enough yet
+    now += 1;
+    const early = { alerts: [], actions: [], dropped: [] };
+    expect(engine.idle(early)).toBe(false); // a second later no hit is past the lateness yet
+    expect(early.alerts).toEqual([]);
+    now += 31_000;
+    const out = { alerts: [], actions: [], dropped: [] };
+    expect(engine.idle(out)).toBe(true);
+    expect(out.alerts).toHaveLength(1);
+    expect(engine.pendingHits).toBe(0);
+    expect(engine.idle()).toBe(false); // nothing waits
+    // Event time stayed where the events put it: the backlog of a paused producer is on time.
+    const late = engine.counters.lateEvents;
+    engine.process(failure('b', 3000));
+    expect(engine.counters.lateEvents).toBe(late);
+    expect(engine.stats().watermark).toBe(T0 + 3000 - 30_000);
+    // Without a clock (a replay) event time never follows the wall clock.
+    const replay = new Engine(rules(BRUTE));
+    replay.process(failure('a', 0));
+    expect(replay.idle()).toBe(false);
+  });
+
+  it('skip a hit the engine fails on when it is released, report it, and go on', () => {
+    const errors: unknown[] = [];
+    const engine = new Engine(rules(BRUTE), { onReleaseError: (err, hit) => errors.push([String(err), hit.event_id]) });
+    const correlator = (engine as unknown as { correlatorsByUid: Map<string, { observe: unknown }> }).correlatorsByUid
+      .values()
+      .next().value!;
+    const observe = correlator.observe as (...a: unknown[]) => unknown;
+    let calls = 0;
+    correlator.observe = (...a: unknown[]) => {
+      if (++calls === 2) throw new TypeError('boom');
+      return observe.apply(correlator, a);
+    };
+    const events = [0, 1, 2, 3].map((i) => failure('a', i * 1000));
+    const out = runAll(engine, events);
+    expect(errors).toEqual([['TypeError: boom', events[1]!.id]]);
+    expect(engine.counters.releaseErrors).toBe(1);
+    expect(out.alerts.map((a) => a.event_count)).toEqual([3]); // the three others
+  });
+});
+
 describe('Engine: event time against records dated ahead', () => {
   const STUFFING = `
 title: failed
@@ -376,12 +493,12 @@ correlation:
 
   it('still detects an attack when one record in it is dated a day ahead', () => {
     const engine = new Engine(rules(STUFFING));
-    const alerts: Alert[] = [];
+    const events: AuthEvent[] = [];
     for (let i = 0; i < 12; i++) {
-      alerts.push(...engine.process(failure(i, i * 10_000)).alerts);
-      if (i === 3) engine.process(ev({ type: 'login.success', user: { name: 'forged' } }, 24 * 3_600_000));
+      events.push(failure(i, i * 10_000));
+      if (i === 3) events.push(ev({ type: 'login.success', user: { name: 'forged' } }, 24 * 3_600_000));
     }
-    expect(alerts.map((a) => a.rule_title)).toEqual(['Stuffing']);
+    expect(runAll(engine, events).alerts.map((a) => a.rule_title)).toEqual(['Stuffing']);
     expect(engine.counters).toMatchObject({ aheadEvents: 1, lateEvents: 0 });
     expect(engine.stats().watermark).toBe(T0 + 11 * 10_000 - 60_000);
   });

@@ -28,6 +28,12 @@ const OPTIONS: StreamPipelineOptions = {
   checkpointIntervalMs: 30,
 };
 
+/**
+ * The test traffic is dense (an event every 20 ms on average), so a short lateness: alerts that
+ * wait for event time to pass them come within the run.
+ */
+const ENGINE = { allowedLatenessMs: 2000 };
+
 /** One engine process: the pipeline and its parts, sharing the topic, store and sink log it is given. */
 function engineProcess(
   topic: FakeTopic,
@@ -37,7 +43,7 @@ function engineProcess(
   fetchSize = 50,
   holdWrites = false,
 ) {
-  const engine = new Engine(rules);
+  const engine = new Engine(rules, ENGINE);
   const ingest = new Ingest('kafka', { enrichers });
   const source = new FakeSource(topic, { fetchSize });
   const sink = new FakeSink(log);
@@ -67,7 +73,7 @@ function engineProcess(
 
 /** The alerts the engine gives over the records in the order given (what `replay` does). */
 function expectedAlerts(lines: string[]): Alert[] {
-  const engine = new Engine(rules);
+  const engine = new Engine(rules, ENGINE);
   const ingest = new Ingest('file', { enrichers });
   const alerts: Alert[] = [];
   for (const line of lines) {
@@ -132,7 +138,7 @@ describe('StreamPipeline', () => {
     produce(topic, lines, 2);
     const store = new MemoryStore();
     const log = new SinkLog();
-    const engine = new Engine(rules);
+    const engine = new Engine(rules, ENGINE);
     const ingest = new Ingest('kafka', { enrichers });
     const source = new FakeSource(topic);
     const held = new FakeSink(log);
@@ -360,6 +366,65 @@ describe('StreamPipeline', () => {
     },
   );
 
+  it('on a quiet stream, decides what waits for event time as the wall clock moves on, journaled for an exact replay', async () => {
+    let now = Date.UTC(2026, 0, 1, 12);
+    const t0 = now - 20_000;
+    const failure = (i: number) =>
+      JSON.stringify({
+        id: `f${i}`,
+        type: 'login.failure',
+        time: t0 + i * 1000,
+        user: { name: `v${i}@x.io` },
+        ip: '185.220.101.9',
+      });
+    const topic = new FakeTopic('in', 1);
+    topic.append(
+      0,
+      Array.from({ length: 10 }, (_, i) => failure(i)),
+    );
+    const store = new MemoryStore();
+    const log = new SinkLog();
+    const live = (name: string) => {
+      const engine = new Engine(rules, { clock: () => now, allowedLatenessMs: 5000 });
+      const ingest = new Ingest('kafka', { enrichers });
+      const source = new FakeSource(topic);
+      const sink = new FakeSink(log);
+      const client = store.client();
+      const pipeline = new StreamPipeline(
+        { source, ingest, engine, sinks: [sink], store: client, logger: silentLogger },
+        // No checkpoint within the test: a restart replays the whole journal.
+        { ...OPTIONS, checkpointIntervalMs: 3_600_000, now: () => now },
+      );
+      const running = pipeline.run();
+      running.catch(() => undefined);
+      return { name, engine, pipeline, running, kill: () => (source.kill(), sink.kill(), client.kill()) };
+    };
+    const stuffing = () => log.alerts.filter((a) => a.rule_title === 'Credential stuffing from one IP');
+
+    const first = live('first');
+    await until(() => first.engine.counters.events === 10, 'ten failures');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stuffing()).toEqual([]); // the last failure waits for event time to pass it
+    // The wall clock moves on with no record coming: it releases what waits.
+    for (let i = 0; i < 8 && stuffing().length === 0; i++) {
+      now += 1000;
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await until(() => stuffing().length === 1, 'the alert, on a quiet stream');
+    const idle = [...store.journal.values()].filter((e) => e.ranges.length === 0);
+    expect(idle.length).toBeGreaterThan(0);
+    for (const e of store.journal.values()) expect(typeof e.clock).toBe('number');
+    first.kill();
+
+    // A restart replays the journal, idle releases included, and decides alike.
+    now += 3_600_000;
+    const second = live('second');
+    await until(() => stuffing().length === 2, 'the alert again, replayed');
+    await second.pipeline.stop();
+    expect(stuffing()[1]).toEqual(stuffing()[0]);
+    expect(second.engine.counters.lateEvents).toBe(0);
+  });
+
   it('fires a threshold crossed by events on both sides of a crash exactly once, counting both sides', async () => {
     const topic = new FakeTopic('in', 2);
     const store = new MemoryStore();
@@ -382,6 +447,9 @@ describe('StreamPipeline', () => {
     first.kill();
     topic.append(0, [6, 8].map(failure));
     topic.append(1, [7, 9].map(failure));
+    // Later traffic moves event time past the last failure by the lateness: the alert is decided.
+    const later = (i: number) => JSON.stringify({ id: `o${i}`, type: 'other', time: t0 + i * 1000 });
+    topic.append(0, [11, 12].map(later));
     const second = engineProcess(topic, store, log);
     await until(() => log.alerts.some((a) => a.rule_title === 'Credential stuffing from one IP'), 'the alert');
     await until(() => second.sink.pending === 0, 'writes done');
@@ -389,6 +457,6 @@ describe('StreamPipeline', () => {
     const stuffing = log.alerts.filter((a) => a.rule_title === 'Credential stuffing from one IP');
     expect(stuffing).toHaveLength(1);
     expect(stuffing[0]).toMatchObject({ event_count: 10, first_seen: t0, last_seen: t0 + 9000 });
-    expect(second.ingest.counters.records).toBe(4);
+    expect(second.ingest.counters.records).toBe(6);
   });
 });

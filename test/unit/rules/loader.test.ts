@@ -71,7 +71,9 @@ describe('rule references', () => {
       );
     const alertsOn = (text: string, events: AuthEvent[]) => {
       const engine = new Engine(loadRuleText('x.yml', text));
-      return events.flatMap((e) => engine.process(e).alerts);
+      const out = { alerts: [], actions: [], dropped: [] };
+      for (const e of events) engine.process(e, out);
+      return engine.flush(out).alerts;
     };
 
     it('is disabled with a warning that says so, and its building blocks stay quiet (a typo never widens it)', () => {
@@ -166,7 +168,9 @@ describe('rules without an id', () => {
           ip: '203.0.113.9',
         }) as AuthEvent,
     );
-    return events.flatMap((e) => engine.process(e).alerts).map((a) => [a.rule_id, a.alert_id]);
+    const out = { alerts: [], actions: [], dropped: [] };
+    for (const e of events) engine.process(e, out);
+    return engine.flush(out).alerts.map((a) => [a.rule_id, a.alert_id]);
   };
 
   it('are known by an id derived from their content, so moving the file keeps the alert ids', () => {

@@ -23,7 +23,9 @@ async function ranPipeline() {
     }),
   );
   topic.append(0, failures.slice(0, 6));
-  topic.append(1, [...failures.slice(6), 'not json']);
+  // Later traffic moves event time past the last failure by the lateness (60 s): the alert is decided.
+  const later = [70_000, 71_001].map((at, i) => JSON.stringify({ id: `o${i}`, type: 'other', time: t0 + at }));
+  topic.append(1, [...failures.slice(6), 'not json', ...later]);
   const metrics = new Metrics({ processMetrics: false });
   const engine = new Engine(loadRulesWithValues(['detections']));
   const ingest = new Ingest('kafka');
@@ -70,8 +72,8 @@ describe('metrics', () => {
     const text = await metrics.text();
     await pipeline.stop();
     await running;
-    expect(sample(text, 'authwatch_records_total', 'source="kafka:in"')).toBe(13);
-    expect(sample(text, 'authwatch_events_total', 'format="generic"')).toBe(12);
+    expect(sample(text, 'authwatch_records_total', 'source="kafka:in"')).toBe(15);
+    expect(sample(text, 'authwatch_events_total', 'format="generic"')).toBe(14);
     expect(sample(text, 'authwatch_dead_letters_total', 'reason="invalid_json"')).toBe(1);
     expect(sample(text, 'authwatch_rule_matches_total', 'rule="72192639-9892-4ba6-b3ef-bd4ee067383a"')).toBe(12);
     expect(sample(text, 'authwatch_alerts_total', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50",level="high"')).toBe(1);
@@ -87,6 +89,10 @@ describe('metrics', () => {
     expect(sample(text, 'authwatch_batch_latency_seconds_count')).toBeGreaterThan(0);
     expect(sample(text, 'authwatch_state_keys', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50"')).toBe(1);
     expect(sample(text, 'authwatch_state_evictions_total', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50"')).toBe(0);
+    // Every failure is past the watermark, decided: nothing waits, nothing overflowed.
+    expect(sample(text, 'authwatch_pending_hits')).toBe(0);
+    expect(sample(text, 'authwatch_order_overflow_total')).toBe(0);
+    expect(sample(text, 'authwatch_release_errors_total')).toBe(0);
     expect(sample(text, 'authwatch_checkpoint_age_seconds')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'authwatch_checkpoints_total')).toBeGreaterThan(0);
     expect(sample(text, 'authwatch_ready')).toBe(1);
@@ -115,7 +121,7 @@ describe('metrics', () => {
       const m = await get('/metrics');
       expect(m.status).toBe(200);
       expect(m.type).toMatch(/^text\/plain/);
-      expect(m.body).toMatch(/^authwatch_records_total\{source="kafka:in"\} 13$/m);
+      expect(m.body).toMatch(/^authwatch_records_total\{source="kafka:in"\} 15$/m);
       expect((await get('/nope')).status).toBe(404);
       await pipeline.stop();
       await running;
@@ -142,10 +148,10 @@ describe('metrics', () => {
     clock = 2000;
     const line = onTerminal.report();
     onTerminal.stop();
-    expect(line).toMatchObject({ records: 13, dead_letters: 1, alerts: 1, lag: 0 });
+    expect(line).toMatchObject({ records: 15, dead_letters: 1, alerts: 1, lag: 0 });
     // \r and the terminal's erase-line sequence, then the line.
     expect(written.slice(0, 5)).toBe('\r\u001b[2K');
-    expect(written.slice(5)).toMatch(/^0 records\/s · records 13 · lag 0 · alerts 1 · actions \d+ · dead letters 1\n$/);
+    expect(written.slice(5)).toMatch(/^0 records\/s · records 15 · lag 0 · alerts 1 · actions \d+ · dead letters 1\n$/);
     const logged: unknown[] = [];
     const logger = {
       info: (fields: unknown, msg: string) => logged.push([fields, msg]),
@@ -153,7 +159,7 @@ describe('metrics', () => {
     const inLogs = new StatusReporter(() => pipeline.metricsView(), { intervalMs: 1000, logger });
     inLogs.report();
     expect(logged).toEqual([
-      [expect.objectContaining({ status: expect.objectContaining({ records: 13, alerts: 1 }) }), 'Status.'],
+      [expect.objectContaining({ status: expect.objectContaining({ records: 15, alerts: 1 }) }), 'Status.'],
     ]);
     await pipeline.stop();
     await running;

@@ -1,3 +1,4 @@
+import { queryCommand } from './query.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { testCommand } from './test.js';
@@ -11,6 +12,10 @@ const commands: Record<string, { run: Command; summary: string }> = {
   validate: { run: validateCommand, summary: 'load rules and print every diagnostic (--format text|json)' },
   test: { run: testCommand, summary: "run the rules' inline tests" },
   replay: { run: replayCommand, summary: 'decode, enrich and evaluate recorded events (NDJSON, gzip too)' },
+  query: {
+    run: queryCommand,
+    summary: 'SQL, or a canned investigation, on the configured ClickHouse (server or embedded)',
+  },
 };
 
 function usage(): string {

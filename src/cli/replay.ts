@@ -13,17 +13,22 @@ import { DEFAULT_MAX_FUTURE_MS, DEFAULT_MAX_RECORD_BYTES } from '../events/recor
 import { parseTimespan } from '../time/duration.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
+import { durationMs, loadConfig } from '../config/config.js';
+import { DetectionStore } from '../store/detectionStore.js';
+import { StoreWriter } from '../store/storeWriter.js';
 import { StopRequest } from './stopRequest.js';
 import { renderText } from './validate.js';
 
 const USAGE = `usage: authwatch replay --input FILE [--rules PATH]... [--values FILE] [--format auto|auth0|okta|canonical]
                         [--actions FILE] [--dlq FILE] [--events] [--no-enrich] [--asn-mmdb FILE]
-                        [--max-record-bytes N] [--lateness DURATION]
+                        [--max-record-bytes N] [--lateness DURATION] [--store] [--config FILE]
 
 Reads recorded events (NDJSON, gzip too; '-' for stdin), decodes and enriches them, and runs
 the engine over them in file order, on event time. Alerts go to stdout as NDJSON, a summary
 to stderr. --actions writes the response actions to FILE, --dlq the dead letters; --events
-writes the canonical events to stdout instead of running rules.
+writes the canonical events to stdout instead of running rules. --store also writes the
+alerts and actions (and the events, with clickhouse.events on) into the store the
+configuration names: a ClickHouse server (clickhouse.url) or the embedded one in .authwatch/.
 `;
 
 /** `authwatch replay`: the engine over recorded events. */
@@ -44,6 +49,8 @@ export async function replayCommand(args: string[]): Promise<number> {
         'no-enrich': { type: 'boolean', default: false },
         'asn-mmdb': { type: 'string' },
         'max-record-bytes': { type: 'string' },
+        store: { type: 'boolean', default: false },
+        config: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -81,6 +88,29 @@ export async function replayCommand(args: string[]): Promise<number> {
     engine = new Engine(set, { allowedLatenessMs: lateness });
   }
 
+  let writer: StoreWriter | undefined;
+  let store: DetectionStore | undefined;
+  const stop = new StopRequest();
+  if (values.store) {
+    try {
+      const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
+      store = await DetectionStore.open(config.clickhouse);
+      writer = new StoreWriter(store, {
+        maxRows: config.clickhouse.insert_max_rows ?? 50_000,
+        maxBackoffMs: durationMs(config.clickhouse.retry_max_backoff ?? '30s'),
+        signal: stop.signal,
+        onRetry: (err, attempt, waitMs) =>
+          process.stderr.write(
+            `authwatch replay: the store refused a write (${(err as Error).message}); retry ${attempt} in ${waitMs} ms\n`,
+          ),
+      });
+    } catch (err) {
+      stop.dispose();
+      process.stderr.write(`authwatch replay: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+
   const enrichers = values['no-enrich']
     ? []
     : createEnrichers({ geo: true, asn: true, asn_mmdb_path: values['asn-mmdb'] });
@@ -92,7 +122,6 @@ export async function replayCommand(args: string[]): Promise<number> {
   const started = process.hrtime.bigint();
   const logger = createLogger({ level: 'warn' });
 
-  const stop = new StopRequest();
   const onDeadLetter = async (letter: DeadLetter): Promise<void> => {
     if (dlq) await write(dlq, `${JSON.stringify(letter)}\n`);
   };
@@ -103,6 +132,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     }
     if (actions) for (const action of out.actions) await write(actions, `${JSON.stringify(action)}\n`);
     for (const letter of out.deadLetters) await onDeadLetter(letter);
+    await writer?.add(out);
   };
   try {
     await ingestLines(
@@ -111,6 +141,7 @@ export async function replayCommand(args: string[]): Promise<number> {
       {
         onEvent: async (event, record) => {
           if (values.events) await stop.write(`${JSON.stringify(withoutRaw(event))}\n`);
+          await writer?.add({ events: [event] });
           if (!engine) return;
           const out = emptyOutput();
           evaluate(engine, ingest, event, record, out, { logger });
@@ -122,6 +153,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     );
     // The end of the input: what waited for event-time order is decided now.
     if (engine) await writeOut({ ...emptyOutput(), ...engine.flush() });
+    await writer?.flush();
     for (const stream of [dlq, actions]) {
       if (!stream) continue;
       stream.end();
@@ -129,10 +161,12 @@ export async function replayCommand(args: string[]): Promise<number> {
     }
   } finally {
     stop.dispose();
+    await store?.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const stopped = stop.reason ? `stopped (${stop.reason}): ` : '';
   process.stderr.write(stopped + summary(ingest.counters, seconds, engine?.stats(), alertsByRule));
+  if (writer && store) process.stderr.write(storeSummary(writer, store));
   return 0;
 }
 
@@ -169,4 +203,14 @@ function summary(
     for (const [title, n] of byRule) lines.push(`    ${String(n).padStart(6)}  ${title}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function storeSummary(writer: StoreWriter, store: DetectionStore): string {
+  const { rows, retries } = writer.counters;
+  const where =
+    store.store.kind === 'files'
+      ? `NDJSON files in ${store.store.location} (${store.store.fallbackReason})`
+      : `${store.store.kind === 'server' ? 'ClickHouse at' : 'the embedded ClickHouse in'} ${store.store.location}, database ${store.database}`;
+  const events = store.storesEvents ? `, ${rows.events} event(s)` : '';
+  return `  stored ${rows.alerts} alert(s), ${rows.actions} action(s)${events} in ${where}${retries ? ` after ${retries} retried write(s)` : ''}\n`;
 }

@@ -66,8 +66,8 @@ class DriverClient implements ClickhouseClient {
   }
 }
 
-/** TOO_MANY_SIMULTANEOUS_QUERIES, TIMEOUT_EXCEEDED, MEMORY_LIMIT_EXCEEDED, NETWORK_ERROR, SOCKET_TIMEOUT */
-const RETRIABLE_CODES = new Set([202, 159, 241, 210, 209]);
+/** TOO_MANY_SIMULTANEOUS_QUERIES, TIMEOUT_EXCEEDED, MEMORY_LIMIT_EXCEEDED, NETWORK_ERROR, SOCKET_TIMEOUT, TOO_MANY_PARTS */
+const RETRIABLE_CODES = new Set([202, 159, 241, 210, 209, 252]);
 
 async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {

@@ -73,3 +73,11 @@ export function sql(parts: TemplateStringsArray, ...values: SqlValue[]): Sql {
 export function join(fragments: readonly Sql[], separator = ', '): Sql {
   return new Sql(fragments.map((f) => f.text).join(separator));
 }
+
+/**
+ * SQL text written in authwatch's own source (a column type from the table spec), never from
+ * input: everything that comes from outside goes through `sql` values or `ident`.
+ */
+export function raw(text: string): Sql {
+  return new Sql(text);
+}

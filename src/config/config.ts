@@ -52,6 +52,12 @@ export interface ClickhouseConfig {
   database: string;
   username: string;
   password: string;
+  /** The embedded store's folder (no url). */
+  path?: string;
+  events?: boolean;
+  retention?: { alerts?: string; actions?: string; events?: string };
+  insert_max_rows?: number;
+  retry_max_backoff?: string;
 }
 
 export interface Config {

@@ -1,0 +1,146 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createClickhouseClient } from '../../src/clickhouse/clickhouseClient.js';
+import { ident, sql } from '../../src/clickhouse/sql.js';
+import type { Alert } from '../../src/engine/alert.js';
+import { authTraffic } from '../support/traffic.js';
+import { testConfig, uniqueName } from '../support/services.js';
+
+/** `authwatch replay --store` and `authwatch query`, as a user runs them, on both engines. */
+
+const BIN = resolve('bin/authwatch.js');
+const DETECTIONS = resolve('detections');
+const dir = mkdtempSync(join(tmpdir(), 'authwatch-store-cli-'));
+const input = join(dir, 'events.ndjson');
+writeFileSync(input, `${authTraffic({ seed: 41, events: 5000, attacks: 4 }).lines.join('\n')}\n`);
+const server = testConfig().clickhouse;
+const serverDb = uniqueName('cli');
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  const client = createClickhouseClient(server);
+  await client.command(sql`DROP DATABASE IF EXISTS ${ident(serverDb)}`);
+  await client.close();
+});
+
+function authwatch(args: string[], env: Record<string, string>, cwd = dir) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const ndjson = <T>(text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as T);
+
+const targets = [
+  { name: 'the embedded store (default, no ClickHouse configured)', env: {} as Record<string, string> },
+  {
+    name: 'the ClickHouse 18.16 server',
+    env: { AUTHWATCH_CLICKHOUSE_URL: server.url!, AUTHWATCH_CLICKHOUSE_DATABASE: serverDb },
+  },
+];
+
+describe.each(targets)('authwatch replay --store and query on $name', ({ env }) => {
+  const all = { ...env, AUTHWATCH_CLICKHOUSE_EVENTS: 'true' };
+  let printed: Alert[] = [];
+
+  it('stores what replay prints, twice without a duplicate, and query reads it back', () => {
+    for (let round = 0; round < 2; round++) {
+      const r = authwatch(['replay', '--input', input, '--rules', DETECTIONS, '--store'], all);
+      expect(r.stderr).toMatch(/stored \d+ alert\(s\), \d+ action\(s\), 5000 event\(s\) in /);
+      expect(r.code).toBe(0);
+      printed = ndjson<Alert>(r.stdout);
+    }
+    expect(printed.length).toBeGreaterThan(10);
+    const q = authwatch(
+      [
+        'query',
+        'SELECT alert_json FROM authwatch.alerts FINAL ORDER BY alert_id'.replace(
+          'authwatch',
+          env.AUTHWATCH_CLICKHOUSE_DATABASE ?? 'authwatch',
+        ),
+      ],
+      all,
+    );
+    expect(q.stderr).toBe('');
+    const stored = ndjson<{ alert_json: string }>(q.stdout).map((r) => JSON.parse(r.alert_json) as Alert);
+    expect(stored).toEqual([...printed].sort((a, b) => a.alert_id.localeCompare(b.alert_id)));
+  });
+
+  it('answers the canned investigations: alerts by rule and level, one IP on a timeline', () => {
+    const summary = ndjson<{ rule: string; level: string; alerts: string | number }>(
+      authwatch(['query', '--summary', '--hours', '1000000'], all).stdout,
+    );
+    const byRule = new Map<string, number>();
+    for (const a of printed) byRule.set(a.rule_title, (byRule.get(a.rule_title) ?? 0) + 1);
+    expect(new Map(summary.map((s) => [s.rule, Number(s.alerts)]))).toEqual(byRule);
+
+    const ip = printed.find((a) => a.rule_type === 'value_count' && a.entities.ip)!.entities.ip!;
+    const timeline = ndjson<{ time: string; what: string; name: string; id: string }>(
+      authwatch(['query', '--ip', ip], all).stdout,
+    );
+    expect(
+      timeline
+        .filter((t) => t.what === 'alert')
+        .map((t) => t.id)
+        .sort(),
+    ).toEqual(
+      printed
+        .filter((a) => a.entities.ip === ip)
+        .map((a) => a.alert_id)
+        .sort(),
+    );
+    expect(timeline.some((t) => t.what === 'event' && t.name === 'login.failure')).toBe(true);
+    expect(timeline.map((t) => t.time)).toEqual([...timeline.map((t) => t.time)].sort());
+    // A table on request, CSV too.
+    expect(authwatch(['query', '--ip', ip, '--format', 'table'], all).stdout).toMatch(/│ time .*│ what .*│/);
+    expect(authwatch(['query', 'SELECT 1 AS a, \'x,"y"\' AS b', '--format', 'csv'], all).stdout).toBe(
+      'a,b\r\n1,"x,""y"""\r\n',
+    );
+  });
+
+  it('takes a user filter with quotes, backslashes and SQL keywords as a value', () => {
+    const nasty = "x' OR 1=1; DROP TABLE alerts; --\\";
+    const r = authwatch(['query', '--user', nasty], all);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(
+      Number(
+        ndjson<{ n: string }>(
+          authwatch(
+            ['query', `SELECT count() AS n FROM ${env.AUTHWATCH_CLICKHOUSE_DATABASE ?? 'authwatch'}.alerts FINAL`],
+            all,
+          ).stdout,
+        )[0]!.n,
+      ),
+    ).toBe(printed.length);
+  });
+});
+
+describe('the embedded store held by another process', () => {
+  it('is refused with the reason and what to do, not a crash', async () => {
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { Session } = require('chdb'); new Session(${JSON.stringify(join(dir, 'held'))}, { installSignalHandlers: false }); console.log('held'); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: resolve('.'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((ok) => holder.stdout!.once('data', () => ok()));
+      const r = authwatch(['query', 'SELECT 1'], { AUTHWATCH_CLICKHOUSE_PATH: join(dir, 'held') });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/could not be opened .*another process, such as a running `authwatch run`, holds it/);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+});

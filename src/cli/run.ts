@@ -16,7 +16,10 @@ import type { RuleSet } from '../rules/loader.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { startHttpServer, type RunningServer } from '../server/httpServer.js';
 import { Metrics } from '../server/metrics.js';
+import { ClickHouseSink } from '../sinks/clickhouseSink.js';
 import { KafkaSink } from '../sinks/kafkaSink.js';
+import { DetectionStore } from '../store/detectionStore.js';
+import { StoreWriter } from '../store/storeWriter.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
 import { KafkaSource } from '../sources/kafkaSource.js';
 import { KafkaCheckpointStore } from '../state/kafkaCheckpointStore.js';
@@ -92,7 +95,32 @@ export async function runCommand(args: string[]): Promise<number> {
     maxFutureMs: config.decode.max_future_minutes * 60_000,
     enrichers: createEnrichers(config.enrich),
   };
-  if (hasKafka(config)) return runOnKafka(config, rules, engine, new Ingest('kafka', ingestOptions), logger);
+  let store: DetectionStore | undefined;
+  if (config.clickhouse.enabled !== false) {
+    try {
+      store = await DetectionStore.open(config.clickhouse);
+    } catch (err) {
+      logger.error(
+        { err },
+        'The ClickHouse store could not be opened; nothing was started (clickhouse.enabled: false runs without it).',
+      );
+      return 1;
+    }
+    const { migration } = store;
+    logger.info(
+      {
+        store: store.store.kind,
+        location: store.store.location,
+        database: store.database,
+        schema_version: migration.to,
+        ...(migration.from !== migration.to ? { migrated_from: migration.from } : {}),
+        ...(store.store.fallbackReason ? { fallback: store.store.fallbackReason } : {}),
+        events: store.storesEvents,
+      },
+      'Storing detections.',
+    );
+  }
+  if (hasKafka(config)) return runOnKafka(config, rules, engine, new Ingest('kafka', ingestOptions), logger, store);
 
   const path = values.input ?? config.input.path;
   const source = path === '-' ? 'stdin' : `file:${path}`;
@@ -107,6 +135,15 @@ export async function runCommand(args: string[]): Promise<number> {
       `An input record was set aside as a dead letter: ${letter.message}`,
     );
   const stop = new StopRequest();
+  const writer = store
+    ? new StoreWriter(store, {
+        maxRows: config.clickhouse.insert_max_rows ?? 50_000,
+        maxBackoffMs: durationMs(config.clickhouse.retry_max_backoff ?? '30s'),
+        signal: stop.signal,
+        onRetry: (err, attempt, wait_ms) =>
+          logger.warn({ err, attempt, wait_ms }, 'The store refused a write; retrying. Reading waits meanwhile.'),
+      })
+    : undefined;
   try {
     await ingestLines(
       readNdjson(path, process.stdin, undefined, stop.signal),
@@ -117,15 +154,20 @@ export async function runCommand(args: string[]): Promise<number> {
           evaluate(engine, ingest, event, record, out, { logger });
           for (const alert of out.alerts) await stop.write(`${JSON.stringify(alert)}\n`);
           out.deadLetters.forEach(onDeadLetter);
+          await writer?.add({ ...out, events: [event] });
         },
         onDeadLetter,
       },
       stop.signal,
     );
     // The end of the input: what waited for event-time order is decided now.
-    for (const alert of engine.flush().alerts) await stop.write(`${JSON.stringify(alert)}\n`);
+    const last = engine.flush();
+    for (const alert of last.alerts) await stop.write(`${JSON.stringify(alert)}\n`);
+    await writer?.add(last);
+    await writer?.flush();
   } finally {
     stop.dispose();
+    await store?.close();
   }
   const { records, events, deadLetters } = ingest.counters;
   const { alerts, suppressed, lateEvents } = engine.stats();
@@ -137,6 +179,7 @@ export async function runCommand(args: string[]): Promise<number> {
       alerts,
       suppressed,
       late_events: lateEvents,
+      ...(writer ? { stored: writer.counters.rows } : {}),
       ...(stop.reason ? { stopped: stop.reason } : {}),
     },
     stop.reason ? 'Stopped as asked; what was read is processed and written.' : 'The input has ended.',
@@ -154,8 +197,12 @@ async function runOnKafka(
   engine: Engine,
   ingest: Ingest,
   logger: Logger,
+  store: DetectionStore | undefined,
 ): Promise<number> {
   const { kafka } = config;
+  const storeSink = store
+    ? new ClickHouseSink(store, { maxRows: config.clickhouse.insert_max_rows ?? 50_000 })
+    : undefined;
   const client = createKafkaClient(kafka, logger);
   const metrics = new Metrics();
   let server: RunningServer | undefined;
@@ -182,6 +229,7 @@ async function runOnKafka(
             topics: kafka.topics,
             maxBatchBytes: config.sinks.kafka.max_batch_bytes,
           }),
+          ...(storeSink ? [storeSink] : []),
         ],
         store: new KafkaCheckpointStore(client, producer, kafka.topics.state, kafka.group_id, checkpointProducer),
         logger,
@@ -199,10 +247,11 @@ async function runOnKafka(
         partitionWaitMs: durationMs(config.pipeline.partition_wait),
         maxRecordAttempts: config.pipeline.max_record_attempts,
         checkpointIntervalMs: durationMs(config.state.checkpoint_interval),
+        keepEvents: store?.storesEvents === true,
       },
     );
     const p = pipeline;
-    metrics.observe(() => p.metricsView());
+    metrics.observe(() => ({ ...p.metricsView(), ...(storeSink ? { store: storeSink.counters } : {}) }));
     if (config.server.enabled) {
       server = await startHttpServer({
         host: config.server.host,

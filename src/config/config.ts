@@ -52,6 +52,8 @@ export interface ClickhouseConfig {
   database: string;
   username: string;
   password: string;
+  /** Whether `run` stores alerts, actions (and events) at all. */
+  enabled?: boolean;
   /** The embedded store's folder (no url). */
   path?: string;
   events?: boolean;

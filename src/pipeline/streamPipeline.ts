@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { IDLE_AFTER_MS, type DroppedAction, type Engine, type EngineSnapshot } from '../engine/engine.js';
+import type { AuthEvent } from '../events/authEvent.js';
 import type { Ingest, IngestResult } from '../events/ingest.js';
 import { AuthwatchError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -29,6 +30,8 @@ export interface StreamPipelineOptions {
   maxRecordAttempts: number;
   /** Wall-clock time between checkpoints (and offset commits). */
   checkpointIntervalMs: number;
+  /** Hands every decoded event to the sinks too (the ClickHouse events table). */
+  keepEvents?: boolean;
   /** Wall clock, for flush and checkpoint timers and latencies; never for windows. */
   now?: () => number;
 }
@@ -534,6 +537,7 @@ export class StreamPipeline {
     const { engine, ingest, logger } = this.deps;
     const started = process.hrtime.bigint();
     const out = emptyOutput();
+    const events: AuthEvent[] | undefined = this.options.keepEvents ? [] : undefined;
     let fetchedAt = Number.POSITIVE_INFINITY;
     let producedAt = Number.POSITIVE_INFINITY;
     const clock = batch.clock ?? this.now();
@@ -551,6 +555,7 @@ export class StreamPipeline {
           out.deadLetters.push(result.deadLetter);
           continue;
         }
+        if (events) events.push(result.event);
         const position = { topic: r.topic, partition: r.partition, offset: String(r.offset) };
         evaluate(engine, ingest, result.event, { bytes, position }, out, {
           attempts: this.options.maxRecordAttempts,
@@ -573,7 +578,7 @@ export class StreamPipeline {
       seq,
       ranges: batch.ranges,
       replayed,
-      out: { alerts: out.alerts, actions: out.actions, deadLetters: out.deadLetters },
+      out: { alerts: out.alerts, actions: out.actions, deadLetters: out.deadLetters, ...(events ? { events } : {}) },
       records: batch.records.length,
       fetchedAt,
       processedAt: this.now(),
@@ -704,6 +709,7 @@ export class StreamPipeline {
       alerts: group.flatMap((j) => j.out.alerts),
       actions: group.flatMap((j) => j.out.actions),
       deadLetters: group.flatMap((j) => j.out.deadLetters),
+      ...(this.options.keepEvents ? { events: group.flatMap((j) => j.out.events ?? []) } : {}),
     };
     if (!isEmptyBatch(merged)) {
       await Promise.all(this.deps.sinks.map((sink) => this.retrying(sink.name, () => sink.write(merged))));

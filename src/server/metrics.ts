@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineStats } from '../engine/engine.js';
 import type { IngestCounters } from '../events/ingest.js';
+import type { StoreCounters } from '../sinks/clickhouseSink.js';
 
 /** Counts the pipeline keeps for metrics and the status line, cumulative since start. */
 export interface PipelineCounters {
@@ -46,6 +47,8 @@ export interface MetricsView {
   /** Batches processed whose outputs are not yet written by every sink. */
   unwrittenBatches: number;
   ready: boolean;
+  /** Rows the ClickHouse sink wrote, when it runs. */
+  store?: StoreCounters;
 }
 
 /**
@@ -152,6 +155,12 @@ export class Metrics {
     ['sink', 'retriable'],
   );
   private readonly ready = this.gauge('authwatch_ready', '1 when /readyz answers 200.');
+  private readonly storeRows = this.counter(
+    'authwatch_store_rows_total',
+    'Rows written to the ClickHouse store (server or embedded), by table. Failed writes are in authwatch_sink_errors_total{sink="clickhouse"}.',
+    ['table'],
+  );
+  private readonly storeInserts = this.counter('authwatch_store_inserts_total', 'INSERT statements that succeeded.');
 
   /** From the first record of a batch being fetched to every sink having written its outputs. */
   readonly batchLatency = new Histogram({
@@ -269,6 +278,13 @@ export class Metrics {
       }),
     );
     this.ready.set(v.ready ? 1 : 0);
+    if (v.store) {
+      setAll(
+        this.storeRows,
+        Object.entries(v.store.rows).map(([table, n]) => [{ table }, n]),
+      );
+      setAll(this.storeInserts, [[{}, v.store.inserts]]);
+    }
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> {

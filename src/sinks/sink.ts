@@ -1,4 +1,5 @@
 import type { Action, Alert } from '../engine/alert.js';
+import type { AuthEvent } from '../events/authEvent.js';
 import type { DeadLetter } from '../events/deadLetter.js';
 
 /** What a batch of input produced, in the order of the records that produced it. */
@@ -6,6 +7,8 @@ export interface SinkBatch {
   alerts: readonly Alert[];
   actions: readonly Action[];
   deadLetters: readonly DeadLetter[];
+  /** The batch's events, when a sink keeps them (the ClickHouse events table). */
+  events?: readonly AuthEvent[];
 }
 
 /** The last outcome of a sink's writes, for /readyz and the status line. */
@@ -35,5 +38,10 @@ export interface Sink {
 }
 
 export function isEmptyBatch(batch: SinkBatch): boolean {
-  return batch.alerts.length === 0 && batch.actions.length === 0 && batch.deadLetters.length === 0;
+  return (
+    batch.alerts.length === 0 &&
+    batch.actions.length === 0 &&
+    batch.deadLetters.length === 0 &&
+    (batch.events?.length ?? 0) === 0
+  );
 }

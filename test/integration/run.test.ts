@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Action, Alert } from '../../src/engine/alert.js';
 import type { DeadLetter } from '../../src/events/deadLetter.js';
 import { createKafkaClient } from '../../src/kafka/kafkaClient.js';
+import { sql } from '../../src/clickhouse/sql.js';
 import { SCHEMA_HEADERS } from '../../src/sinks/kafkaSink.js';
+import { openStore } from '../../src/store/store.js';
 import {
   AuthwatchProcess,
   distinctIds,
@@ -49,7 +52,8 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
     const expected = replayLines(lines);
     expect(expected.alerts.length).toBeGreaterThan(20);
 
-    const proc = new AuthwatchProcess(writeConfig(topics, config.kafka.brokers));
+    const configFile = writeConfig(topics, config.kafka.brokers, { clickhouse: { events: true } });
+    const proc = new AuthwatchProcess(configFile);
     try {
       await proc.caughtUp(lines.length);
       // Operations endpoints of the running engine.
@@ -63,6 +67,7 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
       expect(await proc.metric('authwatch_records_total', `source="kafka:${topics.events}"`)).toBe(lines.length);
       expect(await proc.metric('authwatch_alerts_total')).toBe(expected.alerts.length);
       expect(await proc.metric('authwatch_batch_latency_seconds_count')).toBeGreaterThan(0);
+      expect(await proc.metric('authwatch_store_rows_total', 'table="alerts"')).toBe(expected.alerts.length);
       proc.kill('SIGTERM');
       expect((await proc.exited).code).toBe(0);
     } finally {
@@ -72,6 +77,19 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
     const alerts = await readJson<Alert>(client, topics.alerts);
     const actions = await readJson<Action>(client, topics.actions);
     const letters = await readJson<DeadLetter>(client, topics.dlq);
+    // The same alerts and actions in the embedded store (the default), and every event.
+    const store = await openStore({ ...config.clickhouse, url: undefined, path: join(dirname(configFile), 'store') });
+    try {
+      const ids = async (q: ReturnType<typeof sql>) => (await store.query<{ id: string }>(q)).map((r) => r.id).sort();
+      expect(await ids(sql`SELECT alert_id AS id FROM authwatch.alerts FINAL`)).toEqual(distinctIds(expected.alerts));
+      expect(await ids(sql`SELECT action_id AS id FROM authwatch.actions FINAL`)).toEqual(
+        distinctIds(expected.actions),
+      );
+      const [events] = await store.query<{ n: string }>(sql`SELECT count() AS n FROM authwatch.events FINAL`);
+      expect(Number(events!.n)).toBe(lines.length - letters.length);
+    } finally {
+      await store.close();
+    }
     // Exactly the alerts and actions of replay, each once, ids included.
     expect(alerts.map((a) => a.value.alert_id).sort()).toEqual(distinctIds(expected.alerts));
     expect(actions.map((a) => a.value.action_id).sort()).toEqual(distinctIds(expected.actions));

@@ -31,6 +31,7 @@ export const TEST_LATENESS = '5s';
 
 /** A config file for `authwatch run` on the test broker, with quick timers for tests. */
 export function writeConfig(topics: TestTopics, brokers: string[], overrides: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'authwatch-run-'));
   const config = {
     log_level: (overrides.log_level as string | undefined) ?? 'info',
     kafka: {
@@ -52,8 +53,10 @@ export function writeConfig(topics: TestTopics, brokers: string[], overrides: Re
     engine: { allowed_lateness: TEST_LATENESS, ...((overrides.engine as object | undefined) ?? {}) },
     // A long partition wait: a loaded test machine must not take a slow fetch for an idle partition.
     pipeline: { status_interval: '0', partition_wait: '3s', ...((overrides.pipeline as object | undefined) ?? {}) },
+    // The embedded store by default, as users get it, in a folder of this process's own.
+    clickhouse: { path: join(dir, 'store'), ...((overrides.clickhouse as object | undefined) ?? {}) },
   };
-  const file = join(mkdtempSync(join(tmpdir(), 'authwatch-run-')), 'authwatch.yaml');
+  const file = join(dir, 'authwatch.yaml');
   writeFileSync(file, stringify(config));
   return file;
 }

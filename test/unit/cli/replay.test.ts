@@ -260,7 +260,7 @@ describe('authwatch run without Kafka, stopped early', () => {
     const config = join(dir, 'authwatch.yaml');
     writeFileSync(
       config,
-      `log_level: silent\ninput: {path: ${input}}\nrules: {paths: [${RULES}]}\nenrich: {geo: false, asn: false}\n`,
+      `log_level: silent\ninput: {path: ${input}}\nrules: {paths: [${RULES}]}\nenrich: {geo: false, asn: false}\nclickhouse: {enabled: false}\n`,
     );
     let alerts = 0;
     vi.mocked(process.stdout.write).mockImplementation((chunk: string | Uint8Array) => {

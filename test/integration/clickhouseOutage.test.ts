@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickhouseClient, type ClickhouseClient } from '../../src/clickhouse/clickhouseClient.js';
+import { ident, sql } from '../../src/clickhouse/sql.js';
+import { createKafkaClient, type KafkaClient } from '../../src/kafka/kafkaClient.js';
+import {
+  AuthwatchProcess,
+  distinctIds,
+  produceLines,
+  replayLines,
+  testTopics,
+  writeConfig,
+} from '../support/authwatchProcess.js';
+import { testConfig, uniqueName } from '../support/services.js';
+import { authTraffic } from '../support/traffic.js';
+
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A ClickHouse server of its own (Debian's 18.16, started by the project's script), so stopping it disturbs no other test. */
+class ClickHouseServer {
+  readonly dir = mkdtempSync(join(tmpdir(), 'authwatch-clickhouse-'));
+  port = 0;
+  private env: NodeJS.ProcessEnv = {};
+
+  async start(): Promise<void> {
+    if (this.port === 0) {
+      this.port = await freePort();
+      this.env = {
+        ...process.env,
+        AUTHWATCH_SERVICES_DIR: this.dir,
+        AUTHWATCH_SERVICES_CLICKHOUSE_HTTP_PORT: String(this.port),
+        AUTHWATCH_SERVICES_CLICKHOUSE_TCP_PORT: String(await freePort()),
+      };
+    }
+    await run('bash', ['scripts/services.sh', 'start', 'clickhouse'], { env: this.env });
+  }
+
+  async stop(): Promise<void> {
+    await run('bash', ['scripts/services.sh', 'stop', 'clickhouse'], { env: this.env });
+  }
+}
+
+describe('authwatch run while ClickHouse is down (real server, real process)', () => {
+  const server = new ClickHouseServer();
+  let kafka: KafkaClient;
+  let db: ClickhouseClient;
+  const database = uniqueName('outage');
+
+  beforeAll(async () => {
+    await server.start();
+    kafka = createKafkaClient({ brokers: testConfig().kafka.brokers, client_id: 'clickhouse-outage-test' });
+    db = createClickhouseClient({ ...testConfig().clickhouse, url: `http://127.0.0.1:${server.port}` });
+  }, 120_000);
+
+  afterAll(async () => {
+    await kafka?.close().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    await server.stop().catch(() => undefined);
+    rmSync(server.dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('holds the pipeline for the 30 s the database is stopped, retries, and stores every alert exactly once after', async () => {
+    const topics = testTopics('chdown');
+    await kafka.createTopics([{ name: topics.events, partitions: 3 }]);
+    const { lines } = authTraffic({ seed: 51, events: 16_000, attacks: 4 });
+    const half = lines.length / 2;
+    const expected = replayLines(lines);
+    expect(expected.alerts.length).toBeGreaterThan(20);
+
+    const file = writeConfig(topics, testConfig().kafka.brokers, {
+      clickhouse: { url: `http://127.0.0.1:${server.port}`, database },
+      pipeline: { batch_max_records: 250 },
+    });
+    const proc = new AuthwatchProcess(file);
+    try {
+      await produceLines(kafka, topics.events, lines.slice(0, half));
+      await proc.caughtUp(half);
+      const before = await proc.metric('authwatch_store_rows_total', 'table="alerts"');
+
+      await server.stop();
+      await produceLines(kafka, topics.events, lines.slice(half));
+      const downSince = Date.now();
+      // While it is down: every record is read, but batches wait unwritten and unacknowledged.
+      while (Date.now() - downSince < 30_000) {
+        await new Promise((r) => setTimeout(r, 1000));
+        expect((await proc.get('/healthz')).status).toBe(200);
+      }
+      expect(await proc.metric('authwatch_sink_errors_total', 'sink="clickhouse",retriable="true"')).toBeGreaterThan(0);
+      expect(await proc.metric('authwatch_unwritten_batches')).toBeGreaterThan(0);
+      expect(await proc.metric('authwatch_store_rows_total', 'table="alerts"')).toBe(before);
+      expect((await proc.get('/readyz')).status).toBe(503);
+
+      await server.start();
+      await proc.caughtUp(lines.length, 3, 90_000);
+      expect((await proc.get('/readyz')).status).toBe(200);
+      proc.kill('SIGTERM');
+      expect((await proc.exited).code).toBe(0);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+    const ids = await db.query<{ id: string }>(sql`SELECT alert_id AS id FROM ${ident(database)}.alerts FINAL`);
+    expect(ids.map((r) => r.id).sort()).toEqual(distinctIds(expected.alerts));
+    const actions = await db.query<{ id: string }>(sql`SELECT action_id AS id FROM ${ident(database)}.actions FINAL`);
+    expect(actions.map((r) => r.id).sort()).toEqual(distinctIds(expected.actions));
+  }, 240_000);
+});

@@ -2,7 +2,6 @@ import Table from 'cli-table3';
 import { parseArgs } from 'node:util';
 import { ident, sql, type Sql } from '../clickhouse/sql.js';
 import { loadConfig } from '../config/config.js';
-import { migrate } from '../store/migrate.js';
 import { openStore, userStatement, type ClickHouseStore } from '../store/store.js';
 
 const USAGE = `usage: authwatch query "SQL" [--format table|json|ndjson|csv] [--config FILE] [--url URL]
@@ -70,11 +69,28 @@ export async function queryCommand(args: string[]): Promise<number> {
     if (positionals[0] !== undefined) {
       rows = await store.query(userStatement(positionals[0].trim().replace(/;+\s*$/, '')));
     } else {
-      // The canned queries read authwatch's tables: make sure they exist, even on a new store.
-      await migrate(store, db);
+      // The canned queries read authwatch's tables; asked only, never created (the store may be
+      // another process's, answering reads only).
+      const tables = new Set(
+        (await store.query<{ name: string }>(sql`SELECT name FROM system.tables WHERE database = ${db}`)).map(
+          (t) => t.name,
+        ),
+      );
+      if (!tables.has('alerts') || !tables.has('actions')) {
+        process.stderr.write(
+          `authwatch query: no authwatch tables in database ${db} of ${store.location}: nothing has been stored there yet.\n`,
+        );
+        return 1;
+      }
       rows = values.summary
         ? await summary(store, db, hours ?? 24)
-        : await timeline(store, db, values.user !== undefined ? { user: values.user } : { ip: values.ip! }, hours);
+        : await timeline(
+            store,
+            db,
+            values.user !== undefined ? { user: values.user } : { ip: values.ip! },
+            hours,
+            tables.has('events'),
+          );
     }
     process.stdout.write(render(rows, format));
   } finally {
@@ -110,6 +126,7 @@ async function timeline(
   db: string,
   who: { user: string } | { ip: string },
   hours: number | undefined,
+  withEvents: boolean,
 ): Promise<Record<string, unknown>[]> {
   const d = ident(db);
   const alertMatch = 'user' in who ? sql`(user = ${who.user} OR user_id = ${who.user})` : sql`ip = ${who.ip}`;
@@ -126,9 +143,11 @@ async function timeline(
     FROM ${d}.actions FINAL
     WHERE (${target}${ids.length > 0 ? sql` OR has(${ids}, alert_id)` : sql``}) AND ${since('created_at', hours)}`);
   const eventMatch = 'user' in who ? sql`(user_id = ${who.user} OR user_name = ${who.user})` : sql`ip = ${who.ip}`;
-  const events = await store.query<Record<string, string>>(sql`
-    SELECT time, event_id, type, outcome, user_name, ip, country
-    FROM ${d}.events FINAL WHERE ${eventMatch} AND ${since('time', hours)}`);
+  const events = withEvents
+    ? await store.query<Record<string, string>>(sql`
+        SELECT time, event_id, type, outcome, user_name, ip, country
+        FROM ${d}.events FINAL WHERE ${eventMatch} AND ${since('time', hours)}`)
+    : [];
   const rows = [
     ...alerts.map((a) => ({
       time: a.time,

@@ -19,6 +19,7 @@ import { Metrics } from '../server/metrics.js';
 import { ClickHouseSink } from '../sinks/clickhouseSink.js';
 import { KafkaSink } from '../sinks/kafkaSink.js';
 import { DetectionStore } from '../store/detectionStore.js';
+import { userStatement } from '../store/store.js';
 import { StoreWriter } from '../store/storeWriter.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
 import { KafkaSource } from '../sources/kafkaSource.js';
@@ -259,6 +260,10 @@ async function runOnKafka(
         metrics,
         logger,
         live: () => p.health().running,
+        // The embedded store is this process's alone: others read it through this port.
+        ...(store?.store.kind === 'embedded'
+          ? { sql: (query: string, format: string) => store.store.queryText(userStatement(query), format) }
+          : {}),
         readiness: () => {
           const h = p.health();
           return {

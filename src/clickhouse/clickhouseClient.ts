@@ -14,6 +14,8 @@ export interface ClickhouseClient {
   /** Inserts rows into `table` (an `ident()` or `db.table` Sql). */
   insert(table: Sql, rows: readonly Record<string, unknown>[]): Promise<void>;
   query<T = Record<string, unknown>>(statement: Sql): Promise<T[]>;
+  /** The result as text in a ClickHouse output format. */
+  queryText(statement: Sql, format: string): Promise<string>;
   /** True when the server answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -53,6 +55,13 @@ class DriverClient implements ClickhouseClient {
     return wrap('run a query', async () => {
       const result = await this.driver.query({ query: statement.text, format: 'JSONEachRow' });
       return result.json<T>();
+    });
+  }
+
+  async queryText(statement: Sql, format: string): Promise<string> {
+    return wrap('run a query', async () => {
+      const result = await this.driver.query({ query: statement.text, format: format as 'TabSeparated' });
+      return result.text();
     });
   }
 

@@ -24,6 +24,8 @@ export interface ClickHouseStore {
   /** Rows as JSON objects into `db.table` (both checked identifiers). */
   insert(db: string, table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
   query<T = Record<string, unknown>>(statement: Sql): Promise<T[]>;
+  /** The result as text in `format` (a ClickHouse output format) unless the statement names its own. */
+  queryText(statement: Sql, format: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -91,6 +93,10 @@ class ServerStore implements ClickHouseStore {
 
   query<T>(statement: Sql): Promise<T[]> {
     return this.client.query<T>(statement);
+  }
+
+  queryText(statement: Sql, format: string): Promise<string> {
+    return this.client.queryText(statement, format);
   }
 
   close(): Promise<void> {
@@ -172,6 +178,11 @@ class EmbeddedStore implements ClickHouseStore {
     return rows;
   }
 
+  async queryText(statement: Sql, format: string): Promise<string> {
+    const result = await embedded('run a query', () => this.session.queryAsync(statement.text, { format }));
+    return result.text();
+  }
+
   close(): Promise<void> {
     this.session.close();
     return Promise.resolve();
@@ -209,6 +220,10 @@ class FileStore implements ClickHouseStore {
     if (rows.length === 0) return;
     await mkdir(this.location, { recursive: true });
     await appendFile(joinPath(this.location, `${table}.ndjson`), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+
+  queryText(): Promise<string> {
+    return this.query<never>().then(() => '');
   }
 
   query<T>(): Promise<T[]> {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -44,6 +45,12 @@ async function freshTopics(prefix: string): Promise<TestTopics> {
   return topics;
 }
 
+function cli(args: string[], env: Record<string, string>) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
+  const r = spawnSync(process.execPath, ['bin/authwatch.js', ...args], { env: { ...clean, ...env }, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 describe('authwatch run on Kafka (real broker, real process)', () => {
   it('turns a stream with known attacks into exactly the alerts and actions replay gives, bad records into dead letters', async () => {
     const topics = await freshTopics('e2e');
@@ -68,6 +75,25 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
       expect(await proc.metric('authwatch_alerts_total')).toBe(expected.alerts.length);
       expect(await proc.metric('authwatch_batch_latency_seconds_count')).toBeGreaterThan(0);
       expect(await proc.metric('authwatch_store_rows_total', 'table="alerts"')).toBe(expected.alerts.length);
+      // While run holds its embedded store, `authwatch query` reads it through run's port.
+      const url = `http://127.0.0.1:${await proc.port()}`;
+      const storeDir = join(dirname(configFile), 'store');
+      const q = (...args: string[]) => cli(['query', ...args], { AUTHWATCH_CLICKHOUSE_PATH: storeDir });
+      const counted = q('--url', url, 'SELECT count() AS n FROM authwatch.alerts FINAL');
+      expect(counted.stderr).toBe('');
+      expect(Number((JSON.parse(counted.stdout) as { n: unknown }).n)).toBe(expected.alerts.length);
+      const summary = q('--url', url, '--summary', '--hours', '1000000');
+      expect(
+        summary.stdout
+          .trim()
+          .split('\n')
+          .reduce((n, l) => n + Number(JSON.parse(l).alerts), 0),
+      ).toBe(expected.alerts.length);
+      const write = q('--url', url, 'DROP TABLE authwatch.alerts');
+      expect(write.code).toBe(1);
+      expect(write.stderr).toMatch(/Only statements that read are answered here .* not DROP/);
+      // Opening it directly is refused with the way round.
+      expect(q('SELECT 1').stderr).toMatch(/another process, such as a running `authwatch run`, holds it/);
       proc.kill('SIGTERM');
       expect((await proc.exited).code).toBe(0);
     } finally {

@@ -113,7 +113,7 @@ function qualified(db: string, table: string): Sql {
 /** The chDB module's surface that authwatch uses. */
 interface ChdbSession {
   queryAsync(query: string, opts?: { format?: string }): Promise<{ text(): string }>;
-  insert(params: { table: string; values: ReadonlyArray<Record<string, unknown>> }): Promise<unknown>;
+  insert(params: { table: string; values: string; format: 'JSONEachRow' }): Promise<unknown>;
   close(): void;
 }
 
@@ -165,7 +165,12 @@ class EmbeddedStore implements ClickHouseStore {
     if (rows.length === 0) return;
     qualified(db, table); // checks both names; chDB takes them unquoted
     const target = `${db}.${table}`;
-    await embedded(`insert into ${target}`, () => this.session.insert({ table: target, values: rows }));
+    // Serialised here in one go: chDB's own conversion of row objects is several times slower.
+    let text = '';
+    for (const r of rows) text += `${JSON.stringify(r)}\n`;
+    await embedded(`insert into ${target}`, () =>
+      this.session.insert({ table: target, values: text, format: 'JSONEachRow' }),
+    );
   }
 
   async query<T>(statement: Sql): Promise<T[]> {

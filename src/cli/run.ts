@@ -135,6 +135,19 @@ export async function runCommand(args: string[]): Promise<number> {
       { source: letter.source, position: letter.position, reason: letter.reason, field: letter.field },
       `An input record was set aside as a dead letter: ${letter.message}`,
     );
+  // The embedded store is this process's alone while it runs: its port answers reads of it.
+  const sqlServer =
+    store?.store.kind === 'embedded' && config.server.enabled
+      ? await startHttpServer({
+          host: config.server.host,
+          port: config.server.port,
+          metrics: new Metrics(),
+          logger,
+          live: () => true,
+          readiness: () => ({ ready: true, checks: {} }),
+          sql: (query, format) => store.store.queryText(userStatement(query), format),
+        })
+      : undefined;
   const stop = new StopRequest();
   const writer = store
     ? new StoreWriter(store, {
@@ -168,6 +181,7 @@ export async function runCommand(args: string[]): Promise<number> {
     await writer?.flush();
   } finally {
     stop.dispose();
+    await sqlServer?.close();
     await store?.close();
   }
   const { records, events, deadLetters } = ingest.counters;

@@ -1,4 +1,7 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join as joinPath, resolve } from 'node:path';
 import { createClickhouseClient, type ClickhouseClient } from '../clickhouse/clickhouseClient.js';
 import { Sql } from '../clickhouse/sql.js';
@@ -110,44 +113,93 @@ function qualified(db: string, table: string): Sql {
   return new Sql(`\`${db}\`.\`${table}\``);
 }
 
-/** The chDB module's surface that authwatch uses. */
-interface ChdbSession {
-  queryAsync(query: string, opts?: { format?: string }): Promise<{ text(): string }>;
-  insert(params: { table: string; values: string; format: 'JSONEachRow' }): Promise<unknown>;
-  close(): void;
-}
-
 async function openEmbedded(path: string): Promise<ClickHouseStore> {
-  let Session: new (path: string, opts: { installSignalHandlers: boolean }) => ChdbSession;
   try {
-    ({ Session } = (await import('chdb')) as unknown as { Session: typeof Session });
+    await import('chdb'); // can it load here at all?
   } catch (err) {
     return new FileStore(path, `chDB could not be loaded here (${(err as Error).message.split('\n')[0]})`);
   }
   await mkdir(path, { recursive: true });
-  let session: ChdbSession;
-  try {
-    session = new Session(path, { installSignalHandlers: false });
-  } catch (err) {
+  // chDB runs in a process of its own, whose standard input is /dev/null (see embeddedHost.ts).
+  const host = fork(hostScript(), [path], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+  const first = await new Promise<{ ready: boolean; message?: string }>((resolve) => {
+    host.once('message', (m) => resolve(m as { ready: boolean; message?: string }));
+    host.once('exit', (code) => resolve({ ready: false, message: `the embedded engine's process exited (${code})` }));
+  });
+  if (!first.ready) {
+    host.kill();
     // chDB reports a folder locked by another process only on stderr; the error says "Failed
     // to create connection", which a locked folder is by far the most common cause of.
-    const message = (err as Error).message.split('\n')[0];
     throw new ServiceError(
       'clickhouse',
-      `The embedded store in ${path} could not be opened (${message}). Most often another process, such as a running \`authwatch run\`, holds it: one process at a time can. Ask that process instead (\`authwatch query --url http://127.0.0.1:PORT\`, its server port), or set clickhouse.path to another folder.`,
-      { cause: err },
+      `The embedded store in ${path} could not be opened (${first.message}). Most often another process, such as a running \`authwatch run\`, holds it: one process at a time can. Ask that process instead (\`authwatch query --url http://127.0.0.1:PORT\`, its server port), or set clickhouse.path to another folder.`,
     );
   }
-  return new EmbeddedStore(session, path);
+  return new EmbeddedStore(host, path);
+}
+
+/** The compiled host beside this module; from the TypeScript sources (tests), the build's. */
+function hostScript(): string {
+  const beside = fileURLToPath(new URL('./embeddedHost.js', import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL('../../dist/store/embeddedHost.js', import.meta.url));
+}
+
+interface HostReply {
+  id: number;
+  ok: boolean;
+  text?: string;
+  message?: string;
 }
 
 class EmbeddedStore implements ClickHouseStore {
   readonly kind = 'embedded';
   private caps: Capabilities | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (t: string) => void; reject: (e: Error) => void }>();
+  private exited: string | undefined;
+
   constructor(
-    private readonly session: ChdbSession,
+    private readonly host: ChildProcess,
     readonly location: string,
-  ) {}
+  ) {
+    host.on('message', (m: HostReply) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.ok) w.resolve(m.text ?? '');
+      else w.reject(new Error(m.message));
+    });
+    host.on('exit', (code, signal) => {
+      this.exited = `the embedded engine's process ended (${signal ?? code})`;
+      for (const w of this.waiting.values()) w.reject(new Error(this.exited));
+      this.waiting.clear();
+    });
+    // It must not keep authwatch alive on its own.
+    host.unref();
+    host.channel?.unref();
+  }
+
+  private async call(what: string, request: Record<string, unknown>): Promise<string> {
+    try {
+      if (this.exited) throw new Error(this.exited);
+      const id = this.nextId++;
+      this.host.channel?.ref();
+      return await new Promise<string>((resolve, reject) => {
+        this.waiting.set(id, { resolve, reject });
+        this.host.send({ id, ...request });
+      });
+    } catch (err) {
+      // The embedded engine fails only on the statement itself (no network): never retriable.
+      throw new ServiceError('clickhouse', `Embedded ClickHouse: could not ${what}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      if (this.waiting.size === 0) this.host.channel?.unref();
+    }
+  }
 
   async capabilities(): Promise<Capabilities> {
     if (!this.caps) {
@@ -158,7 +210,7 @@ class EmbeddedStore implements ClickHouseStore {
   }
 
   async command(statement: Sql): Promise<void> {
-    await embedded('run a statement', () => this.session.queryAsync(statement.text));
+    await this.call('run a statement', { op: 'query', sql: statement.text });
   }
 
   async insert(db: string, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
@@ -168,40 +220,26 @@ class EmbeddedStore implements ClickHouseStore {
     // Serialised here in one go: chDB's own conversion of row objects is several times slower.
     let text = '';
     for (const r of rows) text += `${JSON.stringify(r)}\n`;
-    await embedded(`insert into ${target}`, () =>
-      this.session.insert({ table: target, values: text, format: 'JSONEachRow' }),
-    );
+    await this.call(`insert into ${target}`, { op: 'insert', table: target, text });
   }
 
   async query<T>(statement: Sql): Promise<T[]> {
-    const result = await embedded('run a query', () =>
-      this.session.queryAsync(statement.text, { format: 'JSONEachRow' }),
-    );
-    const text = result.text();
+    const text = await this.queryText(statement, 'JSONEachRow');
     const rows: T[] = [];
     for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as T);
     return rows;
   }
 
-  async queryText(statement: Sql, format: string): Promise<string> {
-    const result = await embedded('run a query', () => this.session.queryAsync(statement.text, { format }));
-    return result.text();
+  queryText(statement: Sql, format: string): Promise<string> {
+    return this.call('run a query', { op: 'query', sql: statement.text, format });
   }
 
-  close(): Promise<void> {
-    this.session.close();
-    return Promise.resolve();
-  }
-}
-
-async function embedded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    // The embedded engine fails only on the statement itself (no network): never retriable.
-    throw new ServiceError('clickhouse', `Embedded ClickHouse: could not ${what}: ${(err as Error).message}`, {
-      cause: err,
-    });
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.host.once('exit', () => resolve()));
+    this.host.ref(); // keeps authwatch alive until the engine has closed its folder
+    await this.call('close', { op: 'close' }).catch(() => undefined);
+    await gone;
   }
 }
 

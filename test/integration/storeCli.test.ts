@@ -144,3 +144,52 @@ describe('the embedded store held by another process', () => {
     }
   });
 });
+
+describe('authwatch run without Kafka, on stdin', () => {
+  it('stores as it goes into the embedded store, and answers query --url on its port while it runs', async () => {
+    const store = join(dir, 'stdin-store');
+    const config = join(dir, 'stdin.yaml');
+    writeFileSync(
+      config,
+      `log_level: info\nserver: {port: 0}\nclickhouse: {path: ${store}, events: true, insert_max_rows: 100}\nrules: {paths: [${DETECTIONS}]}\n`,
+    );
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
+    const proc = spawn(process.execPath, [BIN, 'run', '--config', config], { cwd: dir, env: clean });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    const port = await new Promise<number>((ok, fail) => {
+      proc.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const m = /"port":(\d+),"msg":"Serving/.exec(stderr);
+        if (m) ok(Number(m[1]));
+      });
+      proc.once('exit', () => fail(new Error(`run exited: ${stderr}`)));
+    });
+    const exited = new Promise<number | null>((ok) => proc.once('exit', (code) => ok(code)));
+    const lines = authTraffic({ seed: 43, events: 3000, attacks: 3 }).lines;
+    proc.stdin!.write(`${lines.slice(0, 2000).join('\n')}\n`);
+    const url = `http://127.0.0.1:${port}`;
+    const count = () =>
+      Number(
+        (
+          JSON.parse(
+            authwatch(['query', '--url', url, 'SELECT count() AS n FROM authwatch.events'], {}).stdout || '{"n":0}',
+          ) as { n: unknown }
+        ).n,
+      );
+    const deadline = Date.now() + 20_000;
+    while (count() < 1900 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(count()).toBeGreaterThanOrEqual(1900); // written in batches of 100 while it runs
+    proc.stdin!.end(`${lines.slice(2000).join('\n')}\n`);
+    expect(await exited).toBe(0);
+    const printed = ndjson<Alert>(stdout);
+    expect(printed.length).toBeGreaterThan(5);
+    const after = authwatch(['query', 'SELECT alert_id FROM authwatch.alerts FINAL ORDER BY alert_id'], {
+      AUTHWATCH_CLICKHOUSE_PATH: store,
+    });
+    expect(ndjson<{ alert_id: string }>(after.stdout).map((r) => r.alert_id)).toEqual(
+      printed.map((a) => a.alert_id).sort(),
+    );
+  });
+});

@@ -1,9 +1,3 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/engine/alert.js';
 import { createKafkaClient, type KafkaClient } from '../../src/kafka/kafkaClient.js';
@@ -16,48 +10,11 @@ import {
   testTopics,
   writeConfig,
 } from '../support/authwatchProcess.js';
+import { OwnService } from '../support/services.js';
 import { authTraffic } from '../support/traffic.js';
 
-const run = promisify(execFile);
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * A broker of its own, started by the project's script (so restarting it disturbs no other
- * test), in a directory of its own.
- */
-class Broker {
-  readonly dir = mkdtempSync(join(tmpdir(), 'authwatch-broker-'));
-  port = 0;
-  private env: NodeJS.ProcessEnv = {};
-
-  async start(): Promise<void> {
-    if (this.port === 0) {
-      this.port = await freePort();
-      this.env = {
-        ...process.env,
-        AUTHWATCH_SERVICES_DIR: this.dir,
-        AUTHWATCH_SERVICES_KAFKA_PORT: String(this.port),
-        AUTHWATCH_SERVICES_KAFKA_CONTROLLER_PORT: String(await freePort()),
-      };
-    }
-    await run('bash', ['scripts/services.sh', 'start', 'kafka'], { env: this.env });
-  }
-
-  async stop(): Promise<void> {
-    await run('bash', ['scripts/services.sh', 'stop', 'kafka'], { env: this.env });
-  }
-}
-
 describe('authwatch run across a broker restart (real broker, real process)', () => {
-  const broker = new Broker();
+  const broker = new OwnService('kafka');
   let client: KafkaClient;
 
   beforeAll(async () => {
@@ -67,8 +24,7 @@ describe('authwatch run across a broker restart (real broker, real process)', ()
 
   afterAll(async () => {
     await client?.close().catch(() => undefined);
-    await broker.stop().catch(() => undefined);
-    rmSync(broker.dir, { recursive: true, force: true });
+    await broker.remove();
   }, 60_000);
 
   it('reconnects when the broker comes back and finishes the stream without losing an alert', async () => {

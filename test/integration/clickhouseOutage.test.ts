@@ -1,9 +1,3 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickhouseClient, type ClickhouseClient } from '../../src/clickhouse/clickhouseClient.js';
 import { ident, sql } from '../../src/clickhouse/sql.js';
@@ -16,45 +10,11 @@ import {
   testTopics,
   writeConfig,
 } from '../support/authwatchProcess.js';
-import { testConfig, uniqueName } from '../support/services.js';
+import { OwnService, testConfig, uniqueName } from '../support/services.js';
 import { authTraffic } from '../support/traffic.js';
 
-const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A ClickHouse server of its own (Debian's 18.16, started by the project's script), so stopping it disturbs no other test. */
-class ClickHouseServer {
-  readonly dir = mkdtempSync(join(tmpdir(), 'authwatch-clickhouse-'));
-  port = 0;
-  private env: NodeJS.ProcessEnv = {};
-
-  async start(): Promise<void> {
-    if (this.port === 0) {
-      this.port = await freePort();
-      this.env = {
-        ...process.env,
-        AUTHWATCH_SERVICES_DIR: this.dir,
-        AUTHWATCH_SERVICES_CLICKHOUSE_HTTP_PORT: String(this.port),
-        AUTHWATCH_SERVICES_CLICKHOUSE_TCP_PORT: String(await freePort()),
-      };
-    }
-    await run('bash', ['scripts/services.sh', 'start', 'clickhouse'], { env: this.env });
-  }
-
-  async stop(): Promise<void> {
-    await run('bash', ['scripts/services.sh', 'stop', 'clickhouse'], { env: this.env });
-  }
-}
-
 describe('authwatch run while ClickHouse is down (real server, real process)', () => {
-  const server = new ClickHouseServer();
+  const server = new OwnService('clickhouse');
   let kafka: KafkaClient;
   let db: ClickhouseClient;
   const database = uniqueName('outage');
@@ -68,8 +28,7 @@ describe('authwatch run while ClickHouse is down (real server, real process)', (
   afterAll(async () => {
     await kafka?.close().catch(() => undefined);
     await db?.close().catch(() => undefined);
-    await server.stop().catch(() => undefined);
-    rmSync(server.dir, { recursive: true, force: true });
+    await server.remove();
   }, 60_000);
 
   it('holds the pipeline for the 30 s the database is stopped, retries, and stores every alert exactly once after', async () => {

@@ -36,8 +36,11 @@ const USAGE = `usage: authwatch run [--config FILE] [--input FILE]
 The streaming engine. With Kafka brokers configured (kafka.brokers, or AUTHWATCH_KAFKA_BROKERS)
 it consumes the input topics, publishes alerts, actions and dead letters to their topics,
 checkpoints its state to the state topic and serves /healthz, /readyz and /metrics. Without,
-it reads NDJSON from --input (or stdin) and writes alerts to stdout. SIGTERM or SIGINT stops
-it cleanly: outputs flushed, state checkpointed, offsets committed.
+it reads NDJSON from --input (or stdin) and writes alerts to stdout. Either way it stores
+alerts and actions in ClickHouse: the server at clickhouse.url, else the embedded store in
+.authwatch/, whose reads it answers on its HTTP port while it runs (clickhouse.enabled: false
+turns storing off). SIGTERM or SIGINT stops it cleanly: outputs flushed, state checkpointed,
+offsets committed.
 `;
 
 /**

@@ -10,7 +10,9 @@ const OUTCOMES = new Set(['success', 'failure', 'unknown']);
  * Canonical JSON, as in-house login services send it. Lenient where a sender can be without
  * ambiguity: `time` may be ISO 8601 or epoch, `id` and `source` may be left out (a content
  * hash and `generic`), `outcome` defaults from the type's last part, a lower-case country
- * code is upper-cased, `user.email_domain` is derived from an email-shaped `user.name`.
+ * code is upper-cased, `user.email_domain` is derived from an email-shaped `user.name`, and
+ * an optional field written as null (how many JSON producers say "absent") is absent, at any
+ * depth outside `raw`.
  * Everything else must already have the canonical shape; the schema check after decoding
  * reports the field at fault.
  */
@@ -23,8 +25,9 @@ export const canonicalDecoder: Decoder = {
     );
   },
 
-  decode(record: Json, ctx: DecodeContext): DecodeResult {
+  decode(input: Json, ctx: DecodeContext): DecodeResult {
     try {
+      const record = withoutNulls(input);
       const type = record.type;
       if (typeof type !== 'string' || type === '')
         throw new DecodeError('invalid_field', 'The event needs a `type` string such as `login.failure`.', 'type');
@@ -60,4 +63,22 @@ function outcomeOf(type: string): Outcome {
   if (type.endsWith('.success')) return 'success';
   if (type.endsWith('.failure')) return 'failure';
   return 'unknown';
+}
+
+/**
+ * The record without the keys whose value is null, in it and in the objects it nests (arrays
+ * and `raw`, the source's own record, are kept as they are). A required field written null is
+ * then missing, and reported as such.
+ */
+function withoutNulls(record: Json): Json {
+  let copy: Json | undefined;
+  for (const [k, v] of Object.entries(record)) {
+    if (k === 'raw') continue;
+    const kept = v === null ? undefined : isObject(v) ? withoutNulls(v) : v;
+    if (kept === v) continue;
+    copy ??= { ...record };
+    if (kept === undefined) delete copy[k];
+    else copy[k] = kept;
+  }
+  return copy ?? record;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalDecoder } from '../../../src/events/canonicalDecoder.js';
 import type { DecodeContext } from '../../../src/events/decoder.js';
+import { Ingest } from '../../../src/events/ingest.js';
 
 const ctx: DecodeContext = { now: Date.UTC(2030, 0, 1), maxFutureMs: 86_400_000, fallbackId: 'h-1' };
 
@@ -54,6 +55,56 @@ describe('canonical decoder', () => {
         geo: { country: 'FR' },
       },
     });
+  });
+
+  it('takes an optional field written as null, at any depth, for absent: the event is kept (issue 11, item 4)', () => {
+    const ingest = new Ingest('test', { enrichers: [], now: () => ctx.now });
+    const record = {
+      id: null,
+      time: '2026-11-20T10:00:00Z',
+      source: null,
+      type: 'login.success',
+      source_type: null,
+      outcome: null,
+      reason: null,
+      user: { id: 'u1', name: null, email_domain: null },
+      session_id: null,
+      client: { id: null, name: 'Web' },
+      connection: null,
+      tenant: null,
+      ip: '81.2.69.142',
+      asn: null,
+      as_org: null,
+      geo: { country: 'GB', city: null, lat: null, lon: null },
+      user_agent: null,
+      device_id: null,
+      ja4: null,
+      phone: null,
+    };
+    const result = ingest.process(Buffer.from(JSON.stringify(record)), { line: 1 });
+    expect(result.ok).toBe(true);
+    const event = (result as unknown as { event: Record<string, unknown> }).event;
+    expect(event).toMatchObject({
+      source: 'generic',
+      type: 'login.success',
+      outcome: 'success',
+      user: { id: 'u1' },
+      client: { name: 'Web' },
+      ip: '81.2.69.142',
+      geo: { country: 'GB' },
+    });
+    for (const key of ['session_id', 'reason', 'asn', 'phone', 'user_agent', 'device_id', 'tenant'])
+      expect(event, key).not.toHaveProperty(key);
+    expect(event.user).toEqual({ id: 'u1' });
+    // A required field written null is missing, and the record a dead letter that says so.
+    for (const [field, reason] of [
+      ['type', 'unknown_format'],
+      ['time', 'invalid_time'],
+    ] as const) {
+      const bad = ingest.process(Buffer.from(JSON.stringify({ ...record, [field]: null })), { line: 2 });
+      expect(bad.ok, field).toBe(false);
+      expect((bad as { deadLetter: { reason: string } }).deadLetter.reason, field).toBe(reason);
+    }
   });
 
   it('reads epoch seconds as seconds', () => {

@@ -124,6 +124,8 @@ async function openEmbedded(path: string): Promise<ClickHouseStore> {
   const host = fork(hostScript(), [path], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
+    // Not the parent's flags: --inspect or --cpu-prof there must not start a second one here.
+    execArgv: [],
   });
   const first = await new Promise<{ ready: boolean; message?: string }>((resolve) => {
     host.once('message', (m) => resolve(m as { ready: boolean; message?: string }));

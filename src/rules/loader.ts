@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
@@ -36,6 +36,8 @@ export interface LoadOptions {
   regexBudgetMs?: number;
   /** Time they may take per record across all rules, ms (100). */
   regexRecordBudgetMs?: number;
+  /** Files that are not rules even where they sit among them (the values file): skipped. */
+  exclude?: readonly string[];
 }
 
 /** Everything loaded from a set of paths, with every problem found on the way. */
@@ -91,9 +93,15 @@ const ajv = new Ajv({ allErrors: true, strict: false }).addFormat('bounded-durat
 const validateExtensions = ajv.compile(JSON.parse(readFileSync(extensionSchemaPath, 'utf8')) as object);
 
 /** Lists the rule files under the given paths: .yml and .yaml files, directories recursively, sorted. */
-export function listRuleFiles(paths: readonly string[], diagnostics: Diagnostics): string[] {
+export function listRuleFiles(
+  paths: readonly string[],
+  diagnostics: Diagnostics,
+  exclude: readonly string[] = [],
+): string[] {
   const out: string[] = [];
+  const skip = new Set(exclude.map((p) => resolve(p)));
   const visit = (path: string) => {
+    if (skip.has(resolve(path))) return;
     let st;
     try {
       st = statSync(path);
@@ -127,7 +135,7 @@ export function listRuleFiles(paths: readonly string[], diagnostics: Diagnostics
 export function loadRules(paths: readonly string[], options: LoadOptions = {}): RuleSet {
   const diagnostics = new Diagnostics();
   const files: SourceFile[] = [];
-  for (const path of listRuleFiles(paths, diagnostics)) {
+  for (const path of listRuleFiles(paths, diagnostics, options.exclude)) {
     try {
       files.push(new SourceFile(path, readFileSync(path, 'utf8')));
     } catch (err) {

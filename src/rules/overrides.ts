@@ -265,6 +265,11 @@ function applyEntry(
  */
 export function loadRulesWithValues(paths: readonly string[], valuesPath?: string, options: LoadOptions = {}): RuleSet {
   const values = valuesPath ? loadValuesFile(valuesPath) : undefined;
-  const set = loadRules(paths, { ...options, placeholders: values?.placeholders ?? options.placeholders });
+  const set = loadRules(paths, {
+    ...options,
+    placeholders: values?.placeholders ?? options.placeholders,
+    // A values file kept beside the rules (detections/values.yaml) is not a rule file.
+    exclude: valuesPath ? [...(options.exclude ?? []), valuesPath] : options.exclude,
+  });
   return values ? applyOverrides(set, values) : set;
 }

@@ -1,3 +1,6 @@
+import { copyFileSync, cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderText } from '../../../src/cli/validate.js';
 import { loadRulesWithValues } from '../../../src/rules/overrides.js';
@@ -21,6 +24,19 @@ describe('values files', () => {
       file: 'test/fixtures/values/overrides.yml',
       start: { line: 12, column: 3 },
     });
+  });
+
+  it('does not read a values file kept among the rules as a rule file (issue 11, item 10)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-values-'));
+    cpSync(RULES, dir, { recursive: true });
+    copyFileSync('test/fixtures/values/overrides.yml', join(dir, 'values.yml'));
+    const beside = loadRulesWithValues([dir], join(dir, 'values.yml'));
+    const apart = loadRulesWithValues([RULES], 'test/fixtures/values/overrides.yml');
+    expect(beside.diagnostics.errorCount).toBe(0);
+    expect(beside.diagnostics.items.map((d) => d.code)).toEqual(apart.diagnostics.items.map((d) => d.code));
+    expect(beside.correlations.map((c) => c.condition)).toEqual(apart.correlations.map((c) => c.condition));
+    // Without --values the same file is a (bad) rule file, as before.
+    expect(loadRulesWithValues([dir]).diagnostics.errorCount).toBeGreaterThan(0);
   });
 
   it('leaves rules as written without a values file', () => {

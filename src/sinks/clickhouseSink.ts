@@ -27,13 +27,8 @@ export class ClickHouseSink implements Sink {
   ) {}
 
   async write(batch: SinkBatch): Promise<void> {
-    const tables: Array<[TableName, Record<string, unknown>[]]> = [
-      ['events', this.store.storesEvents && batch.events ? this.store.eventRows(batch.events) : []],
-      ['alerts', this.store.alertRows(batch.alerts)],
-      ['actions', this.store.actionRows(batch.actions)],
-    ];
     try {
-      for (const [table, rows] of tables) {
+      for (const [table, rows] of this.store.rowsByTable(batch)) {
         for (let i = 0; i < rows.length; i += this.options.maxRows) {
           const chunk = rows.slice(i, i + this.options.maxRows);
           await this.store.insert(table, chunk);

@@ -69,6 +69,22 @@ export class DetectionStore {
     return events.map((e) => eventRow(e, this.caps));
   }
 
+  /**
+   * Output as rows, table by table, in the order to write them: events (when kept), then
+   * alerts, then actions, so a reader never meets a reference before what it refers to.
+   */
+  rowsByTable(output: {
+    alerts?: readonly Alert[];
+    actions?: readonly Action[];
+    events?: readonly AuthEvent[];
+  }): Array<[TableName, Record<string, unknown>[]]> {
+    return [
+      ['events', this.storesEvents && output.events ? this.eventRows(output.events) : []],
+      ['alerts', this.alertRows(output.alerts ?? [])],
+      ['actions', this.actionRows(output.actions ?? [])],
+    ];
+  }
+
   close(): Promise<void> {
     return this.store.close();
   }

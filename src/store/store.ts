@@ -4,7 +4,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join as joinPath, resolve } from 'node:path';
 import { createClickhouseClient, type ClickhouseClient } from '../clickhouse/clickhouseClient.js';
-import { Sql } from '../clickhouse/sql.js';
+import { ident, sql, Sql } from '../clickhouse/sql.js';
 import type { ClickhouseConfig } from '../config/config.js';
 import { ServiceError } from '../errors.js';
 import type { Capabilities } from './schema.js';
@@ -91,7 +91,7 @@ class ServerStore implements ClickHouseStore {
   }
 
   insert(db: string, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
-    return this.client.insert(qualified(db, table), rows);
+    return this.client.insert(sql`${ident(db)}.${ident(table)}`, rows);
   }
 
   query<T>(statement: Sql): Promise<T[]> {
@@ -105,12 +105,6 @@ class ServerStore implements ClickHouseStore {
   close(): Promise<void> {
     return this.client.close();
   }
-}
-
-function qualified(db: string, table: string): Sql {
-  const id = /^[A-Za-z_][A-Za-z0-9_]*$/;
-  if (!id.test(db) || !id.test(table)) throw new TypeError(`Not a valid table: ${db}.${table}`);
-  return new Sql(`\`${db}\`.\`${table}\``);
 }
 
 async function openEmbedded(path: string): Promise<ClickHouseStore> {
@@ -217,7 +211,7 @@ class EmbeddedStore implements ClickHouseStore {
 
   async insert(db: string, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
-    qualified(db, table); // checks both names; chDB takes them unquoted
+    for (const name of [db, table]) ident(name); // checks both names; chDB takes them unquoted
     const target = `${db}.${table}`;
     // Serialised here in one go: chDB's own conversion of row objects is several times slower.
     let text = '';

@@ -51,16 +51,15 @@ export class StoreWriter {
     actions?: readonly Action[];
     events?: readonly AuthEvent[];
   }): Promise<void> {
-    if (output.alerts?.length) this.buffers.alerts.push(...this.store.alertRows(output.alerts));
-    if (output.actions?.length) this.buffers.actions.push(...this.store.actionRows(output.actions));
-    if (output.events?.length && this.store.storesEvents)
-      this.buffers.events.push(...this.store.eventRows(output.events));
-    for (const table of TABLE_ORDER) await this.flushTable(table, this.options.maxRows);
+    for (const [table, rows] of this.store.rowsByTable(output)) {
+      for (const row of rows) this.buffers[table].push(row);
+      await this.flushTable(table, this.options.maxRows);
+    }
   }
 
   /** Writes everything buffered: when this resolves, every row added so far is in the store. */
   async flush(): Promise<void> {
-    for (const table of TABLE_ORDER) await this.flushTable(table, 1);
+    for (const table of ['events', 'alerts', 'actions'] as const) await this.flushTable(table, 1);
   }
 
   /** Writes the table's buffer in chunks of maxRows while it holds at least `least` rows. */
@@ -91,6 +90,3 @@ export class StoreWriter {
     }
   }
 }
-
-/** Actions refer to alerts, and alerts to events: written in that order so a reader never sees a reference first. */
-const TABLE_ORDER: readonly TableName[] = ['events', 'alerts', 'actions'];

@@ -10,10 +10,11 @@ const alert = (i: number) => ({ alert_id: String(i).padStart(32, '0') }) as Aler
 function fakeStore(failures: Array<Error | undefined>) {
   const inserted: Array<{ table: string; ids: unknown[] }> = [];
   const store = {
-    storesEvents: false,
-    alertRows: (xs: Alert[]) => xs.map((a) => ({ alert_id: a.alert_id })),
-    actionRows: () => [],
-    eventRows: () => [],
+    rowsByTable: (out: { alerts?: Alert[] }) => [
+      ['events', []],
+      ['alerts', (out.alerts ?? []).map((a) => ({ alert_id: a.alert_id }))],
+      ['actions', []],
+    ],
     insert: (table: string, rows: Record<string, unknown>[]) => {
       const f = failures.shift();
       if (f) return Promise.reject(f);

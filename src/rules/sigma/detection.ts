@@ -1024,8 +1024,9 @@ function isPresent(v: unknown): boolean {
   return v !== undefined && !(Array.isArray(v) && v.length === 0);
 }
 
+/** `null` in a rule: the field is absent, null, or (multi-valued) carries no value. */
 function isAbsent(v: unknown): boolean {
-  return v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+  return v === undefined || v === null || (Array.isArray(v) && v.every((el) => el === null || el === undefined));
 }
 
 function toNumber(el: unknown): number {

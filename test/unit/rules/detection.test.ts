@@ -183,6 +183,101 @@ describe('detection modifiers', () => {
   });
 });
 
+/** Okta System Log: `target` is always an array of objects, often of several kinds. */
+const oktaPolicy = {
+  eventType: 'policy.evaluate_sign_on',
+  target: [
+    { id: '0oa1b2c3', type: 'AppInstance', alternateId: 'Okta Admin Console', displayName: 'Okta Admin Console' },
+    {
+      id: 'rul9x8',
+      type: 'Rule',
+      displayName: 'Catch-all Rule',
+      detailEntry: { policyType: 'OKTA_SIGN_ON', tags: ['a', 'b'] },
+    },
+  ],
+  request: { ipChain: [{ ip: '81.2.69.142', version: 'V4' }] },
+};
+const oktaNoDisplay = {
+  eventType: 'user.session.start',
+  target: [
+    { id: 'x', type: 'User' },
+    { id: 'y', type: 'App' },
+  ],
+};
+
+const arrayPathCases: Case[] = [
+  [
+    'a dotted path reads every element of an array it meets',
+    'sel: {target.type: Rule}\ncondition: sel',
+    oktaPolicy,
+    true,
+  ],
+  ['… and rejects when no element matches', 'sel: {target.type: Group}\ncondition: sel', oktaPolicy, false],
+  ['… and matches through nested arrays', 'sel: {request.ipChain.ip: 81.2.69.142}\ncondition: sel', oktaPolicy, true],
+  [
+    '… into objects below the array',
+    'sel: {target.detailEntry.policyType: OKTA_SIGN_ON}\ncondition: sel',
+    oktaPolicy,
+    true,
+  ],
+  ['… spreading arrays at the leaf', 'sel: {target.detailEntry.tags: b}\ncondition: sel', oktaPolicy, true],
+  ['… with contains', "sel: {target.displayName|contains: 'Admin Con'}\ncondition: sel", oktaPolicy, true],
+  ['… with startswith', "sel: {target.displayName|startswith: 'catch-all'}\ncondition: sel", oktaPolicy, true],
+  ['… with endswith rejecting', "sel: {target.displayName|endswith: 'Portal'}\ncondition: sel", oktaPolicy, false],
+  ['… with wildcards', "sel: {target.alternateId: 'okta*console'}\ncondition: sel", oktaPolicy, true],
+  ['… with re', "sel: {target.id|re: '^rul[0-9]'}\ncondition: sel", oktaPolicy, true],
+  ['… with cased rejecting', 'sel: {target.type|cased: rule}\ncondition: sel', oktaPolicy, false],
+  ['… with all across elements', 'sel: {target.type|all: [Rule, AppInstance]}\ncondition: sel', oktaPolicy, true],
+  ['… with all rejecting a missing one', 'sel: {target.type|all: [Rule, User]}\ncondition: sel', oktaPolicy, false],
+  ['… with cidr', 'sel: {request.ipChain.ip|cidr: 81.2.0.0/16}\ncondition: sel', oktaPolicy, true],
+  ['… with neq (no element is the value)', 'sel: {target.type|neq: Group}\ncondition: sel', oktaPolicy, true],
+  ['… with neq rejecting (an element is the value)', 'sel: {target.type|neq: Rule}\ncondition: sel', oktaPolicy, false],
+  ['… with fieldref', 'sel: {target.alternateId|fieldref: target.displayName}\ncondition: sel', oktaPolicy, true],
+  [
+    'exists: true when an element carries the field',
+    'sel: {target.displayName|exists: true}\ncondition: sel',
+    oktaPolicy,
+    true,
+  ],
+  [
+    'exists: true rejects when none does',
+    'sel: {target.displayName|exists: true}\ncondition: sel',
+    oktaNoDisplay,
+    false,
+  ],
+  [
+    'exists: false when no element carries it',
+    'sel: {target.displayName|exists: false}\ncondition: sel',
+    oktaNoDisplay,
+    true,
+  ],
+  ['exists: false rejects when one does', 'sel: {target.displayName|exists: false}\ncondition: sel', oktaPolicy, false],
+  ['null when no element carries a value', 'sel: {target.displayName: null}\ncondition: sel', oktaNoDisplay, true],
+  ['null on an empty array', 'sel: {target.displayName: null}\ncondition: sel', { target: [] }, true],
+  [
+    'null when every element holds null',
+    'sel: {target.displayName: null}\ncondition: sel',
+    { target: [{ displayName: null }] },
+    true,
+  ],
+  [
+    'null rejects when an element carries a value',
+    'sel: {target.displayName: null}\ncondition: sel',
+    oktaPolicy,
+    false,
+  ],
+  ['not with an array path', 'sel: {target.type: Group}\ncondition: not sel', oktaPolicy, true],
+  ['field{} still matches any element', 'sel:\n  target{}.type: AppInstance\ncondition: sel', oktaPolicy, true],
+  ['field{} still rejects', 'sel:\n  target{}.type: Group\ncondition: sel', oktaPolicy, false],
+  ['a path on an object is unchanged', 'sel: {request.ipChain: null}\ncondition: sel', oktaNoDisplay, true],
+];
+
+describe('dotted paths through arrays (Okta target.*)', () => {
+  it.each(arrayPathCases)('%s', (_name, detection, event, expected) => {
+    expect(matches(detection, event)).toBe(expected);
+  });
+});
+
 const sel = 'a: {x: 1}\nb: {y: 1}\nc: {z: 1}\n_d: {w: 1}\n';
 const conditionCases: Array<[condition: string, event: Record<string, unknown>, expected: boolean]> = [
   ['a', { x: 1 }, true],

@@ -115,12 +115,18 @@ export async function replayCommand(args: string[]): Promise<number> {
     ? []
     : createEnrichers({ geo: true, asn: true, asn_mmdb_path: values['asn-mmdb'] });
   const source = values.input === '-' ? 'stdin' : `file:${values.input}`;
-  const ingest = new Ingest(source, { format, maxRecordBytes, maxFutureMs: DEFAULT_MAX_FUTURE_MS, enrichers });
+  const logger = createLogger({ level: 'warn' });
+  const ingest = new Ingest(source, {
+    format,
+    maxRecordBytes,
+    maxFutureMs: DEFAULT_MAX_FUTURE_MS,
+    enrichers,
+    log: logger,
+  });
   const alertsByRule = new Map<string, number>();
   const dlq = values.dlq ? createWriteStream(values.dlq) : undefined;
   const actions = values.actions ? createWriteStream(values.actions) : undefined;
   const started = process.hrtime.bigint();
-  const logger = createLogger({ level: 'warn' });
 
   const onDeadLetter = async (letter: DeadLetter): Promise<void> => {
     if (dlq) await write(dlq, `${JSON.stringify(letter)}\n`);
@@ -187,6 +193,11 @@ function summary(
   if (sources.length > 0) lines.push(`  events by source: ${sources.join(', ')}`);
   const reasons = Object.entries(c.deadLettersByReason).filter(([, n]) => n > 0);
   if (reasons.length > 0) lines.push(`  dead letters by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(', ')}`);
+  const dropped = Object.entries(c.droppedFields);
+  if (dropped.length > 0)
+    lines.push(
+      `  values taken out of kept events: ${dropped.map(([k, n]) => `${k.replace(':', ' ')} ${n}`).join(', ')}`,
+    );
   if (engine) {
     const evictions = Object.values(engine.rules).reduce((a, r) => a + r.evictions, 0);
     const late = Object.values(engine.rules).reduce((a, r) => a + r.late, 0);

@@ -98,6 +98,7 @@ export async function runCommand(args: string[]): Promise<number> {
     maxDepth: config.decode.max_depth,
     maxFutureMs: config.decode.max_future_minutes * 60_000,
     enrichers: createEnrichers(config.enrich),
+    log: logger,
   };
   let store: DetectionStore | undefined;
   if (config.clickhouse.enabled !== false) {

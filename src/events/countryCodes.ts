@@ -42,6 +42,7 @@ const ALIASES: Record<string, string> = {
 const NOT_COUNTRIES = new Set('AN BU CS DD DY EU EZ FX HV NH NT QO QU RH SU TP UK UN VD XA XB YD YU ZR ZZ'.split(' '));
 
 let byName: Map<string, string> | undefined;
+let codes: Set<string> | undefined;
 
 function names(): Map<string, string> {
   if (byName) return byName;
@@ -61,6 +62,12 @@ function names(): Map<string, string> {
     }
   }
   return byName;
+}
+
+/** Whether `code` is an assigned ISO 3166-1 alpha-2 code in upper case (`XX`, `ZZ`, `EU` are not). */
+export function isCountryCode(code: string): boolean {
+  codes ??= new Set(names().values());
+  return codes.has(code);
 }
 
 /** `US` for `United States`, `us` or `US`; undefined when the text names no country. */

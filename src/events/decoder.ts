@@ -1,10 +1,12 @@
 import type { AuthEvent } from './authEvent.js';
 import type { DecodeError } from './decodeError.js';
+import type { DroppedField } from './sanitize.js';
 
 export type EventFormat = 'auth0' | 'okta' | 'canonical';
 export const EVENT_FORMATS: readonly EventFormat[] = ['auth0', 'okta', 'canonical'];
 
-export type DecodeResult = { ok: true; event: AuthEvent } | { ok: false; error: DecodeError };
+/** An event (with the values taken out of it as no fact, see `sanitizeEvent`), or why the record is bad input. */
+export type DecodeResult = { ok: true; event: AuthEvent; dropped?: DroppedField[] } | { ok: false; error: DecodeError };
 
 /** What a decoder needs besides the record: the time now, to reject absurd timestamps. */
 export interface DecodeContext {

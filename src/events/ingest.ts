@@ -9,6 +9,15 @@ import {
   type RecordPosition,
 } from './deadLetter.js';
 import { createRecordDecoder, type RecordDecoderOptions } from './recordDecoder.js';
+import type { DroppedField } from './sanitize.js';
+
+/** What Ingest logs with: pino's `warn`, or anything shaped like it. */
+export interface IngestLog {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** A dropped-field warning is logged the first time, then at most once a minute per field and reason. */
+const DROP_LOG_INTERVAL_MS = 60_000;
 
 /** An event, or a dead letter (with the exception when it is `internal_error`, for the log). */
 export type IngestResult = { ok: true; event: AuthEvent } | { ok: false; deadLetter: DeadLetter; error?: unknown };
@@ -20,6 +29,11 @@ export interface IngestCounters {
   deadLetters: number;
   deadLettersByReason: Record<DeadLetterReason, number>;
   eventsBySource: Record<string, number>;
+  /**
+   * Values taken out of kept events, by `field:reason` (`ip:not_an_address`,
+   * `geo.lat/lon:placeholder`); see `sanitizeEvent`.
+   */
+  droppedFields: Record<string, number>;
 }
 
 /**
@@ -33,7 +47,11 @@ export class Ingest {
     deadLetters: 0,
     deadLettersByReason: Object.fromEntries(DEAD_LETTER_REASONS.map((k) => [k, 0])) as Record<DeadLetterReason, number>,
     eventsBySource: {},
+    droppedFields: {},
   };
+  /** Per `field:reason`: when it was last logged, and how many since. */
+  private readonly dropLog = new Map<string, { at: number; since: number }>();
+  private readonly log: IngestLog | undefined;
   private readonly decode: ReturnType<typeof createRecordDecoder>;
   private readonly enrichers: readonly Enricher[];
   private readonly now: () => number;
@@ -41,9 +59,10 @@ export class Ingest {
   constructor(
     /** The source's name in dead letters: `file:events.ndjson`, `stdin`, `kafka:auth-events`. */
     private readonly source: string,
-    options: RecordDecoderOptions & { enrichers?: readonly Enricher[] } = {},
+    options: RecordDecoderOptions & { enrichers?: readonly Enricher[]; log?: IngestLog } = {},
   ) {
     this.decode = createRecordDecoder(options);
+    this.log = options.log;
     this.enrichers = options.enrichers ?? [];
     this.now = options.now ?? Date.now;
   }
@@ -66,6 +85,7 @@ export class Ingest {
           : this.decode(bytes);
       if (!result.ok) return { ok: false, deadLetter: this.deadLetter(result.error, bytes, position, size, sha256) };
       event = result.event;
+      if (result.dropped) this.countDropped(result.dropped, event, position);
       enrichAll(this.enrichers, event);
     } catch (err) {
       const error = { kind: 'internal_error' as const, message: `authwatch failed on this record: ${String(err)}` };
@@ -91,6 +111,33 @@ export class Ingest {
     this.counters.deadLettersByReason[error.kind]++;
     const source = position.topic !== undefined ? `kafka:${position.topic}` : this.source;
     return deadLetterOf(error, bytes, source, position, this.now(), size, sha256);
+  }
+
+  private countDropped(dropped: readonly DroppedField[], event: AuthEvent, position: RecordPosition): void {
+    for (const d of dropped) {
+      const key = `${d.field}:${d.reason}`;
+      this.counters.droppedFields[key] = (this.counters.droppedFields[key] ?? 0) + 1;
+      if (!this.log) continue;
+      const now = this.now();
+      const last = this.dropLog.get(key);
+      if (last && now - last.at < DROP_LOG_INTERVAL_MS) {
+        last.since++;
+        continue;
+      }
+      this.dropLog.set(key, { at: now, since: 0 });
+      this.log.warn(
+        {
+          field: d.field,
+          reason: d.reason,
+          value: d.value,
+          event_id: event.id,
+          source: event.source,
+          position,
+          ...(last ? { dropped_since_last_warning: last.since } : {}),
+        },
+        `A value was taken out of an event because it is no ${d.field === 'ip' ? 'IP address' : 'place'}; the event was kept (this warning repeats at most once a minute per field).`,
+      );
+    }
   }
 
   /** Takes back the count of an event that the engine then failed on (it becomes a dead letter). */

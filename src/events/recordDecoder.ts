@@ -9,6 +9,7 @@ import { DecodeError } from './decodeError.js';
 import type { DecodeContext, DecodeResult, Decoder, EventFormat } from './decoder.js';
 import { isObject } from './fields.js';
 import { oktaDecoder } from './oktaDecoder.js';
+import { sanitizeEvent } from './sanitize.js';
 
 /** The decoders, in the order auto-detection asks them (most specific first). */
 export const DECODERS: Readonly<Record<EventFormat, Decoder>> = {
@@ -49,6 +50,8 @@ const validateEvent = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) a
  *
  * Order of checks: size, UTF-8, nesting depth, JSON, an object, a known format, the format's
  * own fields, then the canonical schema, so the reason names the first thing that is wrong.
+ * Last, well-typed values that are no fact (an `ip` that is no address, a placeholder place)
+ * are taken out of the event and returned beside it; the event is kept.
  * Depth is checked on the text, before anything walks the parsed value: whatever walks records
  * later (keyword search, field paths, snapshots) never meets more than `maxDepth` levels.
  */
@@ -95,7 +98,8 @@ export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes:
     const result = decoder.decode(parsed, ctx);
     if (!result.ok) return result;
     if (!validateEvent(result.event)) return { ok: false, error: schemaError(validateEvent.errors ?? []) };
-    return result;
+    const dropped = sanitizeEvent(result.event);
+    return dropped ? { ok: true, event: result.event, dropped } : result;
   };
 }
 

@@ -70,6 +70,11 @@ export class Metrics {
     'Records set aside as dead letters, by reason (decode errors, engine_error, internal_error).',
     ['reason'],
   );
+  private readonly droppedValues = this.counter(
+    'authwatch_event_values_dropped_total',
+    'Values taken out of kept events because they are no fact: an ip that is no address, a placeholder place (Null Island, "City"), by field and reason.',
+    ['field', 'reason'],
+  );
   private readonly matches = this.counter('authwatch_rule_matches_total', 'Events matched, by single-event rule.', [
     'rule',
   ]);
@@ -219,6 +224,13 @@ export class Metrics {
     setAll(
       this.deadLetters,
       Object.entries(v.ingest.deadLettersByReason).map(([reason, n]) => [{ reason }, n]),
+    );
+    setAll(
+      this.droppedValues,
+      Object.entries(v.ingest.droppedFields).map(([key, n]) => {
+        const at = key.lastIndexOf(':');
+        return [{ field: key.slice(0, at), reason: key.slice(at + 1) }, n];
+      }),
     );
     setAll(
       this.matches,

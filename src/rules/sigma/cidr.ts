@@ -121,7 +121,8 @@ export function parseIp(text: string): { version: 4 | 6; bytes: Uint8Array } | n
   return bytes ? { version: 6, bytes } : null;
 }
 
-function isV4Mapped(b: Uint8Array): boolean {
+/** Whether 16 address bytes are an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`). */
+export function isV4Mapped(b: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
   return b[10] === 0xff && b[11] === 0xff;
 }

@@ -274,3 +274,33 @@ describe('authwatch run without Kafka, stopped early', () => {
     expect(written).toBeLessThan(4000); // 20,000 failures make 4,000 alerts; it stopped well before
   });
 });
+
+describe('authwatch replay on values that are no fact', () => {
+  it('does not block the IP "null": Okta failures with ipAddress "null" lose the ip, not the event', async () => {
+    const records = Array.from({ length: 12 }, (_, i) => ({
+      uuid: `0f1e2d3c-8b7d-11ef-9a1b-0242ac12${String(i).padStart(4, '0')}`,
+      published: new Date(Date.UTC(2026, 10, 20, 8, 16, i * 5)).toISOString(),
+      eventType: 'user.session.start',
+      actor: { id: 'unknown', type: 'User', alternateId: `user${i}@example.org`, displayName: 'unknown' },
+      client: {
+        userAgent: { rawUserAgent: 'okta-sdk-java/8.2.1' },
+        ipAddress: 'null',
+        geographicalContext: { city: 'City', country: 'Country', geolocation: { lat: 0, lon: 0 } },
+      },
+      authenticationContext: { externalSessionId: 'unknown' },
+      outcome: { result: 'FAILURE', reason: 'INVALID_CREDENTIALS' },
+      securityContext: { asNumber: null, asOrg: null, isp: null, domain: null, isProxy: null },
+      target: null,
+    }));
+    const input = join(mkdtempSync(join(tmpdir(), 'authwatch-replay-')), 'okta-null-ip.ndjson');
+    writeFileSync(input, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const actionsFile = join(mkdtempSync(join(tmpdir(), 'authwatch-replay-')), 'actions.ndjson');
+    expect(await main(['replay', '--input', input, '--actions', actionsFile])).toBe(0);
+    expect(out).not.toContain('"null"');
+    expect(readFileSync(actionsFile, 'utf8')).toBe('');
+    expect(err).toContain('12 event(s), 0 dead letter(s)');
+    expect(err).toMatch(
+      /values taken out of kept events: ip not_an_address 12, geo\.lat\/lon placeholder 12, geo\.city placeholder 12/,
+    );
+  });
+});

@@ -24,7 +24,9 @@ async function ranPipeline() {
   );
   topic.append(0, failures.slice(0, 6));
   // Later traffic moves event time past the last failure by the lateness (60 s): the alert is decided.
-  const later = [70_000, 71_001].map((at, i) => JSON.stringify({ id: `o${i}`, type: 'other', time: t0 + at }));
+  const later = [70_000, 71_001].map((at, i) =>
+    JSON.stringify({ id: `o${i}`, type: 'other', time: t0 + at, ...(i === 0 ? { ip: 'null' } : {}) }),
+  );
   topic.append(1, [...failures.slice(6), 'not json', ...later]);
   const metrics = new Metrics({ processMetrics: false });
   const engine = new Engine(loadRulesWithValues(['detections']));
@@ -75,6 +77,7 @@ describe('metrics', () => {
     expect(sample(text, 'authwatch_records_total', 'source="kafka:in"')).toBe(15);
     expect(sample(text, 'authwatch_events_total', 'format="generic"')).toBe(14);
     expect(sample(text, 'authwatch_dead_letters_total', 'reason="invalid_json"')).toBe(1);
+    expect(sample(text, 'authwatch_event_values_dropped_total', 'field="ip",reason="not_an_address"')).toBe(1);
     expect(sample(text, 'authwatch_rule_matches_total', 'rule="72192639-9892-4ba6-b3ef-bd4ee067383a"')).toBe(12);
     expect(sample(text, 'authwatch_alerts_total', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50",level="high"')).toBe(1);
     expect(

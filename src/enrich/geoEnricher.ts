@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import type * as GeoipLite from 'geoip-lite';
 import type { AuthEvent } from '../events/authEvent.js';
+import { isCountryCode } from '../events/countryCodes.js';
 import type { Enricher } from './enricher.js';
 import { formatIpv6Full, publicAddress } from './ipAddress.js';
 
@@ -125,8 +126,6 @@ function safeLocate(locate: (ip: string) => GeoLocation | null, ip: string): Geo
   }
 }
 
-const COUNTRY = /^[A-Z]{2}$/;
-
 /**
  * geoip-lite's row, or null when it is no answer: rows for networks with no location (1.1.1.1
  * has one) come back with an empty country and null coordinates. Coordinates are taken only
@@ -134,11 +133,12 @@ const COUNTRY = /^[A-Z]{2}$/;
  * coordinates as 0,0.
  */
 function toLocation(row: GeoipLite.Lookup): GeoLocation | null {
-  if (typeof row.country !== 'string' || !COUNTRY.test(row.country)) return null;
+  // Regional stand-ins (`EU`, `AP`) are no country, and 0,0 is no place (see sanitizeEvent).
+  if (typeof row.country !== 'string' || !isCountryCode(row.country)) return null;
   const out: { -readonly [K in keyof GeoLocation]: GeoLocation[K] } = { country: row.country };
   if (typeof row.city === 'string' && row.city !== '') out.city = row.city;
   const [lat, lon] = row.ll ?? [];
-  if (typeof row.area === 'number' && Number.isFinite(lat) && Number.isFinite(lon)) {
+  if (typeof row.area === 'number' && Number.isFinite(lat) && Number.isFinite(lon) && !(lat === 0 && lon === 0)) {
     out.lat = lat;
     out.lon = lon;
     if (row.area > 0) out.accuracy_km = row.area;

@@ -7,7 +7,7 @@ import { normaliseIp, sanitizeEvent } from '../../../src/events/sanitize.js';
 const base = (extra: Partial<AuthEvent>): AuthEvent => ({
   id: 'e1',
   time: Date.UTC(2026, 10, 20),
-  source: 'canonical',
+  source: 'generic',
   type: 'login.failure',
   outcome: 'failure',
   ...extra,

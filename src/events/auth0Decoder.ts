@@ -96,7 +96,7 @@ export const auth0Decoder: Decoder = {
         session_id: str('details.session_id') ?? str('details.refresh_token.session_id'),
         client: compact({ id: str('client_id'), name: str('client_name') }),
         connection: str('connection'),
-        tenant: str('tenant_name') ?? str('hostname'),
+        tenant: str('tenant_name') ?? tenantOfHostname(str('hostname')),
         ip: str('ip'),
         geo: compact({
           country: countryCode(str('location_info.country_code')) ?? countryCode(str('location_info.country_name')),
@@ -118,6 +118,17 @@ export const auth0Decoder: Decoder = {
     }
   },
 };
+
+/**
+ * The tenant named by an Auth0 hostname: `example-tenant` for `example-tenant.us.auth0.com` (or
+ * `example-tenant.auth0.com`), which is the `tenant_name` other records of the tenant carry, so
+ * one tenant has one name. A custom domain (`login.example.com`) names no tenant: the tenant is
+ * left out rather than given a second name.
+ */
+function tenantOfHostname(hostname: string | undefined): string | undefined {
+  const m = hostname === undefined ? null : /^([a-z0-9][a-z0-9-]*)\.(?:[a-z]{2}\.)?auth0\.com$/i.exec(hostname);
+  return m ? m[1]!.toLowerCase() : undefined;
+}
 
 /** The stream wrapper has no `type` of its own; the log is its `data`. */
 function isWrapper(record: Json): boolean {

@@ -33,12 +33,14 @@ export const AUTH0_TYPES: Readonly<Record<string, Auth0Type>> = {
   fcoa: t('login.failure', 'failure', 'Failed Cross-Origin Authentication'),
   fens: t('login.failure', 'failure', 'Failed Exchange - Native Social Login'),
 
-  // Silent authentication renews an existing session; `fsa` ("login required") is routine
-  // and would swamp failed-login counts if it were a login failure.
-  ssa: t('other', 'success', 'Successful Silent Authentication'),
-  fsa: t('other', 'failure', 'Failed Silent Authentication'),
-  sdelsa: t('other', 'success', 'Successful Delegated Silent Authentication'),
-  fdelsa: t('other', 'failure', 'Failed Delegated Silent Authentication'),
+  // Silent authentication: the session cookie gets new tokens without a prompt. That is the
+  // session being used, which a stolen cookie replayed from another network shows up as, so
+  // session rules must see it; it is not a login, and `fsa` ("login required", routine for
+  // signed-out visitors) must not swamp failed-login counts.
+  ssa: t('session.use.success', 'success', 'Successful Silent Authentication'),
+  fsa: t('session.use.failure', 'failure', 'Failed Silent Authentication'),
+  sdelsa: t('session.use.success', 'success', 'Successful Delegated Silent Authentication'),
+  fdelsa: t('session.use.failure', 'failure', 'Failed Delegated Silent Authentication'),
   scv: t('other', 'success', 'Successful Credential Validation'),
   pla: t('other', 'unknown', 'Pre-Login Assessment'),
   mfar: t('other', 'unknown', 'MFA Required'),

@@ -8,19 +8,26 @@ import { at, compact, emailDomain, eventTime, isObject, optionalNumber, optional
 type Mapping = KnownEventType | { success: KnownEventType; failure: KnownEventType };
 
 const LOGIN: Mapping = { success: 'login.success', failure: 'login.failure' };
+const SESSION_USE: Mapping = { success: 'session.use.success', failure: 'session.use.failure' };
+const VERIFY: Mapping = { success: 'auth.verify.success', failure: 'auth.verify.failure' };
 const REFRESH: Mapping = { success: 'token.refresh.success', failure: 'token.refresh.failure' };
 const EXCHANGE: Mapping = { success: 'token.exchange.success', failure: 'token.exchange.failure' };
 
 /** Okta System Log event types, by exact name. Okta documents several hundred; these matter for detection. */
 export const OKTA_EVENT_TYPES: Readonly<Record<string, Mapping>> = {
+  // One sign-in is one login: the session start. The checks on the way to it (a password or
+  // factor verified, a delegated or federated authentication) are verifications, and an SSO
+  // into an app is the existing session being used. RADIUS and rich-client (legacy protocol)
+  // authentications open no Okta session: for them the authentication is the sign-in.
   'user.session.start': LOGIN,
-  'user.authentication.sso': LOGIN,
-  'user.authentication.authenticate': LOGIN,
-  'user.authentication.verify': LOGIN,
-  'user.authentication.auth_via_IDP': LOGIN,
-  'user.authentication.auth_via_social': LOGIN,
   'user.authentication.auth_via_radius': LOGIN,
   'user.authentication.auth_via_richclient': LOGIN,
+  'user.authentication.verify': VERIFY,
+  'user.authentication.authenticate': VERIFY,
+  'user.authentication.auth_via_IDP': VERIFY,
+  'user.authentication.auth_via_social': VERIFY,
+  'user.authentication.sso': SESSION_USE,
+  'user.session.access_admin_app': SESSION_USE,
   'user.authentication.auth_via_mfa': { success: 'mfa.success', failure: 'mfa.failure' },
   'user.session.end': 'logout',
   'system.push.send_factor_verify_push': 'mfa.push.sent',

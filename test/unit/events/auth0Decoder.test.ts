@@ -172,6 +172,13 @@ describe('Auth0 decoder on one fixture per code', () => {
     });
   });
 
+  it('maps silent authentication to the use of a session, which session rules see', () => {
+    const e = decode(fixture('ssa'));
+    expect([e.type, e.outcome, e.source_type]).toEqual(['session.use.success', 'success', 'ssa']);
+    const failed = decode(fixture('fsa'));
+    expect([failed.type, failed.outcome]).toEqual(['session.use.failure', 'failure']);
+  });
+
   it('maps a wrong password with its place and no session', () => {
     const e = decode(fixture('fp'));
     expect(e).toMatchObject({ type: 'login.failure', outcome: 'failure', reason: 'Failed Login - Invalid Password' });
@@ -331,8 +338,22 @@ describe('Auth0 decoder forms and fallbacks', () => {
     expect(decode({ ...base(), type: 'limit_wc', details: 'blocked' })).toMatchObject({ type: 'account.blocked' });
   });
 
-  it('falls back to the hostname for the tenant', () => {
-    expect(decode({ ...base(), hostname: 'login.example.com' }).tenant).toBe('login.example.com');
+  it('gives one tenant one name, whether a record says tenant_name or only its auth0.com hostname', () => {
+    const named = decode({ ...base(), tenant_name: 'acme-prod', hostname: 'acme-prod.us.auth0.com' });
+    const hostOnly = decode({ ...base(), hostname: 'acme-prod.us.auth0.com' });
+    const legacyHost = decode({ ...base(), hostname: 'ACME-PROD.auth0.com' });
+    const euHost = decode({ ...base(), hostname: 'acme-prod.eu.auth0.com' });
+    expect([named.tenant, hostOnly.tenant, legacyHost.tenant, euHost.tenant]).toEqual([
+      'acme-prod',
+      'acme-prod',
+      'acme-prod',
+      'acme-prod',
+    ]);
+  });
+
+  it('leaves the tenant out rather than naming it by a custom domain', () => {
+    expect(decode({ ...base(), hostname: 'login.example.com' }).tenant).toBeUndefined();
+    expect(decode({ ...base(), tenant_name: 'acme-prod', hostname: 'login.example.com' }).tenant).toBe('acme-prod');
   });
 });
 

@@ -81,7 +81,17 @@ describe('Okta System Log decoder', () => {
   it.each([
     ['user.authentication.auth_via_mfa', 'SUCCESS', 'mfa.success'],
     ['user.authentication.auth_via_mfa', 'FAILURE', 'mfa.failure'],
-    ['user.authentication.sso', 'DENY', 'login.failure'],
+    ['user.authentication.sso', 'DENY', 'session.use.failure'],
+    ['user.authentication.sso', 'SUCCESS', 'session.use.success'],
+    ['user.session.access_admin_app', 'SUCCESS', 'session.use.success'],
+    ['user.authentication.verify', 'SUCCESS', 'auth.verify.success'],
+    ['user.authentication.verify', 'FAILURE', 'auth.verify.failure'],
+    ['user.authentication.authenticate', 'SUCCESS', 'auth.verify.success'],
+    ['user.authentication.auth_via_IDP', 'SUCCESS', 'auth.verify.success'],
+    ['user.authentication.auth_via_social', 'FAILURE', 'auth.verify.failure'],
+    ['user.authentication.auth_via_radius', 'FAILURE', 'login.failure'],
+    ['user.authentication.auth_via_richclient', 'FAILURE', 'login.failure'],
+    ['user.session.start', 'SUCCESS', 'login.success'],
     ['user.account.lock', 'SUCCESS', 'account.blocked'],
     ['app.oauth2.as.token.grant.refresh_token', 'SUCCESS', 'token.refresh.success'],
     ['app.oauth2.as.token.grant.refresh_token', 'FAILURE', 'token.refresh.failure'],
@@ -113,6 +123,34 @@ describe('Okta System Log decoder', () => {
         source_type: eventType,
       });
     }
+  });
+
+  it('counts one Identity Engine sign-in (password, factor, session, SSO into an app) as one login', () => {
+    const step = (eventType: string, i: number, extra: Record<string, unknown> = {}) => ({
+      uuid: `5e1f0c2a-8b7d-11ef-9a1b-0242ac1200${i}0`,
+      published: `2026-11-20T08:15:4${i}.000Z`,
+      eventType,
+      actor: {
+        id: '00u1abcdEFGHijkl0h7',
+        type: 'User',
+        alternateId: 'alice.smith@example.com',
+        displayName: 'Alice Smith',
+      },
+      client: { ipAddress: '81.2.69.142', userAgent: { rawUserAgent: 'Mozilla/5.0' } },
+      authenticationContext: { externalSessionId: '102bZDNFfWaQSyEZQuDgWt-uQ' },
+      outcome: { result: 'SUCCESS', reason: null },
+      ...extra,
+    });
+    const types = [
+      step('user.authentication.verify', 1, { debugContext: { debugData: { authenticator: 'Password' } } }),
+      step('user.authentication.verify', 2, { debugContext: { debugData: { authenticator: 'Okta Verify' } } }),
+      step('user.session.start', 3),
+      step('user.authentication.sso', 4, {
+        target: [{ id: '0oa9', type: 'AppInstance', alternateId: 'Salesforce', displayName: 'Salesforce.com' }],
+      }),
+    ].map((r) => decode(r).type);
+    expect(types).toEqual(['auth.verify.success', 'auth.verify.success', 'login.success', 'session.use.success']);
+    expect(types.filter((t) => t === 'login.success')).toHaveLength(1);
   });
 
   it('keeps types that do not depend on the outcome whatever it says', () => {

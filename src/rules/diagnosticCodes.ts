@@ -37,6 +37,7 @@ export const diagnosticCodes = {
   AW1210: { severity: 'error', title: 'placeholder has no values' },
   AW1211: { severity: 'error', title: 'invalid field path' },
   AW1212: { severity: 'warning', title: 'mapping used as a field value' },
+  AW1213: { severity: 'warning', title: 'placeholder value not set' },
   // Condition
   AW1301: { severity: 'error', title: 'condition syntax error' },
   AW1302: { severity: 'error', title: 'condition names an unknown search identifier' },

@@ -404,7 +404,7 @@ function compileMapSelection(map: YAMLMap, prefix: string, ctx: DetectionContext
   const parts: Selection[] = [];
   let failed = false;
   for (const { key, keyNode, value } of items) {
-    if (isMap(value)) {
+    if (isMap(value) && placeholderName(value) === undefined) {
       const field = key.split('|')[0]!;
       ctx.diagnostics.add(
         'AW1212',
@@ -581,14 +581,66 @@ function checkCombination(mods: Modifier[], keyNode: Scalar, ctx: DetectionConte
   return true;
 }
 
-function valuesOf(
-  node: Node | null,
-  ctx: DetectionContext,
-): { values: Scalarish[]; nodes: Array<Node | null> } | undefined {
+/**
+ * The name of a placeholder written as a field value the way the Auth0 Detection Catalog does,
+ * `data.client_id: {global_client_id}`: a one-key flow mapping whose key has no value written
+ * (not even `null`). Any other mapping is a nested path (AW1212).
+ */
+function placeholderName(node: unknown): string | undefined {
+  if (!isMap(node) || !node.flow || node.items.length !== 1) return undefined;
+  const { key, value } = node.items[0]!;
+  if (!isScalar(key) || typeof key.value !== 'string' || key.value === '') return undefined;
+  // `{name}` has no value node at all; `{name: null}` writes a null and is a nested path.
+  if (value !== null) return undefined;
+  return key.value;
+}
+
+/**
+ * The values of a placeholder (from `placeholders:` in the values file), each with the
+ * placeholder's node for its spans; none, with a warning, while it is not set.
+ */
+function placeholderValues(name: string, node: Node, ctx: DetectionContext): { values: Scalarish[]; nodes: Node[] } {
+  const values = ctx.placeholders[name] ?? [];
+  if (values.length === 0) {
+    ctx.diagnostics.add(
+      'AW1213',
+      `The placeholder \`{${name}}\` has no value configured, so it matches nothing.`,
+      ctx.file.spanOf(node),
+      {
+        hint: `Set it under \`placeholders:\` in the values file (\`${name}: [value, …]\`), given with \`--values\` or \`rules.values\`.`,
+        rule: ctx.rule,
+      },
+    );
+  }
+  return { values: [...values], nodes: values.map(() => node) };
+}
+
+/** What a field item tests: values with the nodes they were written at; `never` when only unset placeholders were given. */
+interface FieldValues {
+  values: Scalarish[];
+  nodes: Array<Node | null>;
+  never?: boolean;
+}
+
+function valuesOf(node: Node | null, ctx: DetectionContext): FieldValues | undefined {
+  const single = placeholderName(node);
+  if (single !== undefined) {
+    const p = placeholderValues(single, node!, ctx);
+    return p.values.length > 0 ? p : { values: [], nodes: [], never: true };
+  }
   if (isSeq(node)) {
     const values: Scalarish[] = [];
     const nodes: Array<Node | null> = [];
+    let placeholders = false;
     for (const item of node.items) {
+      const name = placeholderName(item);
+      if (name !== undefined) {
+        const p = placeholderValues(name, item as Node, ctx);
+        values.push(...p.values);
+        nodes.push(...p.nodes);
+        placeholders = true;
+        continue;
+      }
       if (item !== null && !isScalar(item)) {
         ctx.diagnostics.add(
           'AW1209',
@@ -601,6 +653,7 @@ function valuesOf(
       values.push(scalarValue(item));
       nodes.push(item);
     }
+    if (values.length === 0 && placeholders) return { values: [], nodes: [], never: true };
     if (values.length === 0) {
       ctx.diagnostics.add('AW1202', 'An empty list of values matches nothing.', ctx.file.spanOf(node), {
         hint: 'Use `null` to require that the field is absent.',
@@ -638,6 +691,7 @@ function compileFieldItem(
   if (!checkCombination(mods, keyNode, ctx)) return undefined;
   const vs = valuesOf(valueNode, ctx);
   if (!vs) return undefined;
+  if (vs.never) return { predicate: NEVER, typeValues: null };
 
   let accessor: Accessor;
   const field = prefix + parsed.field;

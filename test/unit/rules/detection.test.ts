@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matches } from '../../support/rules.js';
+import { loadRuleText } from '../../../src/rules/loader.js';
 
 type Case = [name: string, detection: string, event: Record<string, unknown>, expected: boolean];
 
@@ -317,5 +318,61 @@ describe('condition forms', () => {
     expect(matches(d, { z: 1 })).toBe(true);
     expect(matches(d, { x: 1, y: 1 })).toBe(true);
     expect(matches(d, { x: 1 })).toBe(false);
+  });
+});
+
+describe('a placeholder written as a field value ({name}, as in the Auth0 catalog)', () => {
+  const rule = [
+    'title: Excessive Management API scope grants',
+    'logsource:',
+    '  product: auth0',
+    'detection:',
+    '  selection:',
+    '    data.type: sapi',
+    '  filter_auth0_dashboard:',
+    '    data.client_id: {global_client_id} # the Global Client ID of the Auth0 Dashboard',
+    '  condition: selection and not filter_auth0_dashboard',
+    '',
+  ].join('\n');
+  const sapi = (clientId: string) => ({ data: { type: 'sapi', client_id: clientId, description: 'Update a client' } });
+  const load = (placeholders?: Record<string, string[]>) =>
+    loadRuleText('catalog.yml', rule, placeholders ? { placeholders } : {});
+  const fires = (set: ReturnType<typeof load>, doc: Record<string, unknown>) => set.detections[0]!.predicate(doc);
+
+  it('warns at the placeholder while it is unset, and matches nothing, so `not filter` keeps the rule alive', () => {
+    const set = load();
+    expect(set.diagnostics.errorCount).toBe(0);
+    const warning = set.diagnostics.items.find((d) => d.code === 'AW1213');
+    expect(warning).toMatchObject({ severity: 'warning', span: { start: { line: 8, column: 21 } } });
+    expect(warning?.message).toContain('{global_client_id}');
+    expect(set.diagnostics.items.some((d) => d.code === 'AW1212')).toBe(false);
+    expect(fires(set, sapi('GlobalDashboardClientId00000000'))).toBe(true);
+    expect(fires(set, sapi('m2m-client-123'))).toBe(true);
+  });
+
+  it('takes its values from the values file once set', () => {
+    const set = load({ global_client_id: ['GlobalDashboardClientId00000000'] });
+    expect(set.diagnostics.items.filter((d) => d.code === 'AW1213')).toEqual([]);
+    expect(fires(set, sapi('GlobalDashboardClientId00000000'))).toBe(false);
+    expect(fires(set, sapi('m2m-client-123'))).toBe(true);
+  });
+
+  it('works inside a list of values, beside literal ones', () => {
+    const listRule = rule.replace(
+      '    data.client_id: {global_client_id} # the Global Client ID of the Auth0 Dashboard',
+      '    data.client_id: [{global_client_id}, known-admin-tool]',
+    );
+    const unset = loadRuleText('catalog.yml', listRule);
+    expect(unset.detections[0]!.predicate(sapi('known-admin-tool'))).toBe(false);
+    expect(unset.detections[0]!.predicate(sapi('GlobalDashboardClientId00000000'))).toBe(true);
+    const set = loadRuleText('catalog.yml', listRule, {
+      placeholders: { global_client_id: ['GlobalDashboardClientId00000000'] },
+    });
+    expect(set.detections[0]!.predicate(sapi('GlobalDashboardClientId00000000'))).toBe(false);
+  });
+
+  it('a block mapping or one with a value is still a nested path', () => {
+    expect(matches('sel:\n  details:\n    empty: ""\ncondition: sel', login)).toBe(true);
+    expect(matches('sel:\n  details: {nothing: null}\ncondition: sel', login)).toBe(true);
   });
 });

@@ -24,6 +24,7 @@ export const diagnosticCodes = {
   AW1109: { severity: 'warning', title: 'malformed date' },
   AW1110: { severity: 'warning', title: 'unknown attribute close to a known one' },
   AW1111: { severity: 'warning', title: 'duplicate rule without an id' },
+  AW1112: { severity: 'warning', title: 'logsource names a product authwatch does not decode' },
   // Detection section
   AW1201: { severity: 'error', title: 'detection has no condition' },
   AW1202: { severity: 'error', title: 'empty search identifier' },
@@ -38,6 +39,7 @@ export const diagnosticCodes = {
   AW1211: { severity: 'error', title: 'invalid field path' },
   AW1212: { severity: 'warning', title: 'mapping used as a field value' },
   AW1213: { severity: 'warning', title: 'placeholder value not set' },
+  AW1214: { severity: 'warning', title: 'field never present in the records the rule reads' },
   // Condition
   AW1301: { severity: 'error', title: 'condition syntax error' },
   AW1302: { severity: 'error', title: 'condition names an unknown search identifier' },

@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { closest, Diagnostics, type Span } from './diagnostics.js';
 import { correlationKinds } from './correlations/registry.js';
+import { fieldTree } from './fieldCatalog.js';
 import {
   EXTENSION_CORRELATION_TYPES,
   LEVELS,
@@ -275,6 +276,7 @@ function compileDocument(
 
   const logsource = logsourceOf(c, diagnostics, label);
   const target: RuleTarget = SOURCE_TARGETS.find((t) => t === logsource.product?.toLowerCase()) ?? 'canonical';
+  warnOfUndecodedProduct(c, logsource, diagnostics, label);
   const sectionKey = kind === 'filter' ? 'filter' : 'detection';
   const section = get(map, sectionKey)!;
   if (!isMap(section.value)) {
@@ -309,6 +311,7 @@ function compileDocument(
     diagnostics,
     rule: label,
     typeField: TYPE_FIELDS[target],
+    fields: { target, tree: fieldTree(target) },
     placeholders: base.placeholders,
     regexBudgetMs: base.regexBudgetMs,
     regexBudget: base.regexBudget,
@@ -469,6 +472,34 @@ function logsourceOf(c: Collected, diagnostics: Diagnostics, rule: string): Reco
     if (isScalar(value) && value.value !== null) out[key] = String(value.value);
   }
   return out;
+}
+
+/** The products a rule may name: the sources authwatch decodes, and `authwatch` for canonical events. */
+const DECODED_PRODUCTS = [...SOURCE_TARGETS, 'authwatch'];
+
+/**
+ * A rule for a product authwatch decodes no records of (OneLogin, Duo, Azure) reads the
+ * canonical event under names that product's records use, and silently never fires: say so.
+ */
+function warnOfUndecodedProduct(
+  c: Collected,
+  logsource: Record<string, string>,
+  diagnostics: Diagnostics,
+  rule: string,
+): void {
+  const product = logsource.product;
+  if (product === undefined || DECODED_PRODUCTS.includes(product.toLowerCase())) return;
+  const entry = get(c.map, 'logsource')?.value;
+  const node = isMap(entry) ? get(entry, 'product')?.value : undefined;
+  diagnostics.add(
+    'AW1112',
+    `authwatch decodes no \`${product}\` records: this rule reads authwatch's canonical events, which do not carry \`${product}\`'s own field names, so it may never fire.`,
+    c.file.spanOf(node ?? entry ?? c.map),
+    {
+      hint: `Decoded sources are ${SOURCE_TARGETS.join(' and ')}; write \`product: authwatch\` for a rule on canonical events (\`type\`, \`user.name\`, \`ip\`, …).`,
+      rule,
+    },
+  );
 }
 
 function levelOf(c: Collected): Level {

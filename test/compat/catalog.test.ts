@@ -1,11 +1,13 @@
 // The compatibility check: authwatch against the references on the team's desk
 // (`../shared/reference`), which the product and `npm test` never need. `.ci/run` runs it
 // with `npm run test:compat`.
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { AUTH0_TYPES } from '../../src/events/auth0Types.js';
 import { RuleIndex } from '../../src/engine/ruleIndex.js';
+import { auth0CatalogOf, type JsonSchema } from '../../src/rules/fieldCatalog.js';
 import { loadRules } from '../../src/rules/loader.js';
 
 const catalog = '../shared/reference/auth0-detection-catalog';
@@ -122,6 +124,27 @@ describe('the Auth0 log schemas', () => {
       .map((f) => f.slice(0, -'.schema.json'.length));
     expect(schemaCodes).toHaveLength(166);
     expect(Object.keys(AUTH0_TYPES).sort()).toEqual([...schemaCodes, 'fapi', 'fc', 'signup_pwd_leak'].sort());
+  });
+});
+
+describe('the Auth0 field catalog (schemas/fields/auth0.json)', () => {
+  it('is the one the published log schemas give, so field warnings follow Auth0', () => {
+    const schemas = readdirSync(schemaDir)
+      .filter((f) => f.endsWith('.schema.json'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(schemaDir, f), 'utf8')) as JsonSchema);
+    expect(JSON.parse(readFileSync('schemas/fields/auth0.json', 'utf8'))).toEqual(auth0CatalogOf(schemas));
+  });
+
+  it('finds the one catalog rule that names a field no Auth0 record carries', () => {
+    const set = loadRules([catalog]);
+    const fieldWarnings = set.diagnostics.items.filter((d) => d.code === 'AW1214');
+    // The allowlist rule reads `data.request.body.allowlist`; its own Splunk query, and the
+    // records, have it under `data.details.request.body.allowlist`.
+    expect(fieldWarnings.map((d) => [d.span.file.split('/').pop(), d.message])).toEqual([
+      ['unrecognized_ip_in_allowlist.yml', expect.stringContaining('`data.request.body.allowlist`')],
+    ]);
+    expect(set.diagnostics.items.filter((d) => d.code === 'AW1112')).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { closest, type Diagnostics } from '../diagnostics.js';
-import type { Doc, Predicate } from '../model.js';
+import { lookupField, type FieldTree } from '../fieldCatalog.js';
+import type { Doc, Predicate, RuleTarget } from '../model.js';
 import { pairs, type SourceFile } from '../source.js';
 import { parseCidr } from './cidr.js';
 import { parseCondition, type ConditionNode } from './condition.js';
@@ -29,6 +30,8 @@ export interface DetectionContext {
   rule: string;
   /** The field the rule index keys on for this rule's target (`type`, `data.type`, `eventType`). */
   typeField: string;
+  /** The fields the rule's records can carry: paths outside them warn (AW1214), and take the records' case. */
+  fields?: { target: RuleTarget; tree: FieldTree };
   /** Values for `%name%` placeholders of the `expand` modifier. */
   placeholders: Readonly<Record<string, readonly string[]>>;
   /** Time budget per value for regular expressions that need backtracking. */
@@ -708,7 +711,9 @@ function compileFieldItem(
       );
       return undefined;
     }
-    accessor = compileAccessor(field, path.segments);
+    const spelt = checkField(field, keyNode, prefix, ctx);
+    const resolved = spelt === field ? path : parseFieldPath(spelt);
+    accessor = resolved.ok ? compileAccessor(spelt, resolved.segments) : compileAccessor(field, path.segments);
   }
 
   const has = (m: Modifier) => mods.includes(m);
@@ -797,6 +802,33 @@ function compileFieldItem(
       ? new Set(vs.values.map((v) => String(v).toLowerCase()))
       : null;
   return { predicate, typeValues };
+}
+
+const TARGET_NAMES: Readonly<Record<RuleTarget, string>> = {
+  canonical: "authwatch's canonical events",
+  auth0: 'Auth0 log records',
+  okta: 'Okta System Log events',
+};
+
+/**
+ * The field as the rule's records spell it (a public rule's `eventtype` is Okta's `eventType`),
+ * with a warning when no record of the rule's product carries it: such a test never matches.
+ */
+function checkField(field: string, keyNode: Scalar, prefix: string, ctx: DetectionContext): string {
+  if (!ctx.fields) return field;
+  const found = lookupField(ctx.fields.tree, field);
+  if (found.known) return found.path;
+  const suggestion = found.suggestion;
+  ctx.diagnostics.add(
+    'AW1214',
+    `${TARGET_NAMES[ctx.fields.target]} never carry \`${field}\`${found.prefix ? ` (\`${found.prefix}\` has no such field below it)` : ''}, so this test never matches.`,
+    ctx.file.spanInScalar(keyNode, 0, Math.max(1, field.length - prefix.length)),
+    {
+      ...(suggestion ? { hint: `did you mean \`${suggestion}\`?` } : {}),
+      rule: ctx.rule,
+    },
+  );
+  return field;
 }
 
 function valueError(ctx: DetectionContext, node: Node, message: string): undefined {

@@ -594,6 +594,12 @@ function pruneOneOf(errors: ErrorObject[]): ErrorObject[] {
   });
 }
 
+/** What is wrong with the value of a correlation parameter, in a sentence, or undefined when it fits its schema. */
+export function paramProblem(key: string, schema: unknown, value: unknown): string | undefined {
+  if (ajv.validate({ type: 'object', properties: { [key]: schema } }, { [key]: value })) return undefined;
+  return `\`${key}\` ${describeAjv(ajv.errors![0]!)}.`;
+}
+
 function describeAjv(e: ErrorObject): string {
   switch (e.keyword) {
     case 'enum':
@@ -699,6 +705,13 @@ function compileCorrelation(
   const refs = rulesEntry ? stringList(rulesEntry.value, c, diagnostics, rule, 'rules') : undefined;
   if (!rulesEntry) missing('rules', ', the rules whose matches it correlates');
   else if (refs && refs.length === 0) missing('rules', ' entries');
+  else if (refs && type === 'conversion' && refs.length !== 2)
+    diagnostics.add(
+      'AW1402',
+      `A \`conversion\` correlation refers to two rules, the attempts and then the completions; this one lists ${refs.length}.`,
+      file.spanOf(rulesEntry.value ?? rulesEntry.keyNode),
+      { rule },
+    );
 
   const groupEntry = get(corr, 'group-by');
   let groupBy: string[] = [];
@@ -828,9 +841,9 @@ function compileCorrelation(
       continue;
     }
     const v = toJs(value);
-    const valid = ajv.validate({ type: 'object', properties: { [key]: schema } }, { [key]: v });
-    if (!valid) {
-      diagnostics.add('AW1601', `\`${key}\` ${describeAjv(ajv.errors![0]!)}.`, file.spanOf(value ?? keyNode), { rule });
+    const problem = paramProblem(key, schema, v);
+    if (problem) {
+      diagnostics.add('AW1601', problem, file.spanOf(value ?? keyNode), { rule });
       continue;
     }
     params[key] = v;

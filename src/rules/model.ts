@@ -109,6 +109,7 @@ export const EXTENSION_CORRELATION_TYPES = [
   'value_change',
   'new_value',
   'dormant_account',
+  'conversion',
 ] as const;
 export type CorrelationType = (typeof SIGMA_CORRELATION_TYPES)[number] | (typeof EXTENSION_CORRELATION_TYPES)[number];
 

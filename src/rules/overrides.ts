@@ -3,7 +3,7 @@ import { isMap, type Node } from 'yaml';
 import { closest, Diagnostics, type Span } from './diagnostics.js';
 import { correlationKinds } from './correlations/registry.js';
 import { parseTimespan } from '../time/duration.js';
-import { loadRules, type LoadOptions, type RuleSet } from './loader.js';
+import { loadRules, paramProblem, type LoadOptions, type RuleSet } from './loader.js';
 import { LEVELS, type CountCondition, type CountOperator, type Level, type Rule } from './model.js';
 import { pairs, SourceFile, toJs } from './source.js';
 
@@ -232,7 +232,7 @@ function applyEntry(
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         return { message: '`params` must be a mapping.' };
       for (const [k, v] of Object.entries(value)) {
-        const schema = known[k] as { type?: string; pattern?: string } | undefined;
+        const schema = known[k];
         if (!schema) {
           const guess = closest(k, Object.keys(known));
           return {
@@ -240,14 +240,9 @@ function applyEntry(
             ...(guess ? { hint: `did you mean \`${guess}\`?` } : {}),
           };
         }
-        const fits =
-          schema.type === 'number'
-            ? typeof v === 'number' && v > 0
-            : typeof v === 'string' && (!schema.pattern || new RegExp(schema.pattern).test(v));
-        if (!fits)
-          return {
-            message: `\`${k}\` must be ${schema.type === 'number' ? 'a positive number' : 'a timespan such as 14d'}.`,
-          };
+        // Checked as the rule's own parameters are.
+        const problem = paramProblem(k, schema, v);
+        if (problem) return { message: problem };
         rule.params[k] = v;
       }
       return undefined;

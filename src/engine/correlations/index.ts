@@ -1,4 +1,5 @@
 import type { CorrelationType } from '../../rules/model.js';
+import { conversion } from './conversion.js';
 import type { CorrelatorFactory } from './correlator.js';
 import { dormantAccount } from './dormantAccount.js';
 import { eventCount } from './eventCount.js';
@@ -22,4 +23,5 @@ export const correlators: { readonly [T in CorrelationType]: CorrelatorFactory }
   value_change: valueChange,
   new_value: newValue,
   dormant_account: dormantAccount,
+  conversion,
 };

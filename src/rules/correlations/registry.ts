@@ -98,4 +98,24 @@ export const correlationKinds: { readonly [T in CorrelationType]: CorrelationKin
       required: ['gap'],
     },
   },
+  conversion: {
+    type: 'conversion',
+    summary:
+      'the share of attempts (first rule, per group) completed by the second rule for the same `field` value is too low',
+    condition: 'none',
+    field: 'required',
+    groupBy: 'required',
+    params: {
+      type: 'object',
+      properties: {
+        completion_window: duration,
+        known_for: duration,
+        min_attempts: { type: 'number', minimum: 1, default: 20 },
+        new_destination_attempts: { type: 'number', minimum: 1, default: 3 },
+        max_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.3 },
+        allow: { type: 'array', items: { type: 'string' } },
+        only_allowed: { type: 'boolean' },
+      },
+    },
+  },
 };

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,5 +64,31 @@ describe('values files', () => {
     const stuffing = set.correlations.find((c) => c.name === 'stuffing')!;
     expect(stuffing.condition).toEqual({ gte: 5 });
     expect(renderText(set)).toContain('--> test/fixtures/values/bad.yml:3:');
+  });
+});
+
+describe('values files on the shipped SMS destination rule', () => {
+  const write = (text: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'authwatch-values-')), 'values.yml');
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('takes an explicit allow-list and the strict mode as params', () => {
+    const values = write(
+      'overrides:\n  sms-to-unexpected-country:\n    params: {allow: [US, CA], only_allowed: true, min_attempts: 50}\n',
+    );
+    const set = loadRulesWithValues(['detections'], values);
+    expect(set.diagnostics.errorCount).toBe(0);
+    const rule = set.correlations.find((c) => c.name === 'sms-to-unexpected-country')!;
+    expect(rule.params).toMatchObject({ allow: ['US', 'CA'], only_allowed: true, min_attempts: 50, max_rate: 0.3 });
+  });
+
+  it('refuses params of the wrong shape, with the schema saying why', () => {
+    const values = write('overrides:\n  sms-to-unexpected-country:\n    params: {allow: US, max_rate: 3}\n');
+    const set = loadRulesWithValues(['detections'], values);
+    const errors = set.diagnostics.items.filter((d) => d.code === 'AW1603');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/`allow` must be array/);
   });
 });

@@ -13,8 +13,11 @@ import {
   type Hit,
 } from './correlator.js';
 
-/** Attempts remembered per group, pending or decided; beyond this the oldest are forgotten. */
-const ATTEMPTS_PER_GROUP = 4096;
+/**
+ * Attempts remembered per group, pending or decided; beyond this the oldest are forgotten. The
+ * share completed of the latest thousand is as good a measure as that of more.
+ */
+const ATTEMPTS_PER_GROUP = 1024;
 /** Event ids an alert lists. */
 const SAMPLE = 10;
 
@@ -30,7 +33,8 @@ interface Decided extends Attempt {
   ok: boolean;
 }
 
-interface Destination {
+/** A group as a snapshot holds it. */
+interface SavedDestination {
   /** Attempts not yet decided, oldest first. */
   pending: Attempt[];
   /** Attempts decided within the timespan, oldest first. */
@@ -41,6 +45,45 @@ interface Destination {
   last: number;
 }
 
+/** A group in memory: with running counts over `decided`, so judging an attempt costs O(1). */
+interface Destination extends SavedDestination {
+  completed: number;
+  /** Who (or, with no one, which event) → uncompleted decided attempts. */
+  uncompleted: Map<string, number>;
+}
+
+function destination(saved: SavedDestination): Destination {
+  const d: Destination = { ...saved, decided: [], completed: 0, uncompleted: new Map() };
+  for (const a of saved.decided) addDecided(d, a);
+  return d;
+}
+
+/** Adds a decision in time order (a completion may decide an attempt older than the last decided). */
+function addDecided(d: Destination, a: Decided): void {
+  let i = d.decided.length;
+  while (i > 0 && d.decided[i - 1]!.t > a.t) i--;
+  if (i === d.decided.length) d.decided.push(a);
+  else d.decided.splice(i, 0, a);
+  if (a.ok) d.completed++;
+  else {
+    const k = a.who ?? a.id;
+    d.uncompleted.set(k, (d.uncompleted.get(k) ?? 0) + 1);
+  }
+}
+
+/** Forgets the `n` oldest decisions. */
+function dropDecided(d: Destination, n: number): void {
+  for (const a of d.decided.splice(0, n)) {
+    if (a.ok) d.completed--;
+    else {
+      const k = a.who ?? a.id;
+      const left = (d.uncompleted.get(k) ?? 1) - 1;
+      if (left > 0) d.uncompleted.set(k, left);
+      else d.uncompleted.delete(k);
+    }
+  }
+}
+
 /** Who an attempt was for → the group and time of their latest pending attempt. */
 interface Pointer {
   key: string;
@@ -49,7 +92,7 @@ interface Pointer {
 
 interface ConversionSnapshot {
   late: number;
-  groups: KeyedSnapshot<Destination>;
+  groups: KeyedSnapshot<SavedDestination>;
   pointers: KeyedSnapshot<Pointer>;
 }
 
@@ -123,18 +166,18 @@ class Conversion implements Correlator {
     if (!g) return undefined;
     const t = hit.time;
     const who = scalarText(this.readWho(hit));
-    const d = this.groups.touch(g.key, () => ({ pending: [], decided: [], last: t }));
+    const d = this.groups.touch(g.key, () => destination({ pending: [], decided: [], last: t }));
     d.last = Math.max(d.last, t);
     this.settle(d, t);
     d.pending.push(who === undefined ? { t, id: hit.eventId } : { t, id: hit.eventId, who });
     if (d.pending.length + d.decided.length > ATTEMPTS_PER_GROUP) {
-      if (d.decided.length > 0) d.decided.shift();
+      if (d.decided.length > 0) dropDecided(d, 1);
       else d.pending.shift();
     }
     if (who !== undefined) this.pointers.set(who, { key: g.key, t });
 
-    const destination = g.group[this.rule.groupBy[this.rule.groupBy.length - 1]!] ?? '';
-    const allowed = this.allow.has(destination.toLowerCase());
+    const place = g.group[this.rule.groupBy[this.rule.groupBy.length - 1]!] ?? '';
+    const allowed = this.allow.has(place.toLowerCase());
     if (allowed) return undefined;
     if (this.onlyAllowed && this.allow.size > 0) {
       return this.fire(g, [{ t, id: hit.eventId, ok: false }], 'outside_allow_list', false);
@@ -156,10 +199,9 @@ class Conversion implements Correlator {
     // Later attempts for the same user in the window are re-sends of the same code: completed too.
     for (let j = d.pending.length - 1; j >= 0; j--) {
       const p = d.pending[j]!;
-      if (p.who === who && hit.time - p.t <= this.windowMs) d.decided.push({ ...d.pending.splice(j, 1)[0]!, ok: true });
+      if (p.who === who && hit.time - p.t <= this.windowMs) addDecided(d, { ...d.pending.splice(j, 1)[0]!, ok: true });
     }
-    d.decided.push({ ...a!, ok: true });
-    d.decided.sort((x, y) => x.t - y.t);
+    addDecided(d, { ...a!, ok: true });
     d.lastCompleted = Math.max(d.lastCompleted ?? hit.time, hit.time);
     d.last = Math.max(d.last, hit.time);
     this.pointers.delete(who);
@@ -167,25 +209,24 @@ class Conversion implements Correlator {
 
   /** Decides the attempts the completion window has passed, and forgets decisions older than the timespan. */
   private settle(d: Destination, now: number): void {
-    while (d.pending.length > 0 && now - d.pending[0]!.t > this.windowMs)
-      d.decided.push({ ...d.pending.shift()!, ok: false });
+    let due = 0;
+    while (due < d.pending.length && now - d.pending[due]!.t > this.windowMs) due++;
+    if (due > 0) for (const a of d.pending.splice(0, due)) addDecided(d, { ...a, ok: false });
     const horizon = now - this.rule.timespanMs;
     let drop = 0;
     while (drop < d.decided.length && d.decided[drop]!.t < horizon) drop++;
-    if (drop > 0) d.decided.splice(0, drop);
+    if (drop > 0) dropDecided(d, drop);
   }
 
   private judge(g: { key: string; group: Record<string, string> }, d: Destination, t: number): Firing | undefined {
     const n = d.decided.length;
     if (n === 0) return undefined;
-    const completed = d.decided.reduce((c, a) => c + (a.ok ? 1 : 0), 0);
     const known = d.lastCompleted !== undefined && t - d.lastCompleted <= this.knownForMs;
     if (known) {
-      if (n < this.minAttempts || completed / n >= this.maxRate) return undefined;
+      if (n < this.minAttempts || d.completed / n >= this.maxRate) return undefined;
       return this.fire(g, d.decided, 'low_conversion', true, d);
     }
-    const unconverted = new Set(d.decided.filter((a) => !a.ok).map((a) => a.who ?? a.id));
-    if (completed > 0 || unconverted.size < this.newAttempts) return undefined;
+    if (d.completed > 0 || d.uncompleted.size < this.newAttempts) return undefined;
     return this.fire(g, d.decided, 'new_destination', true, d);
   }
 
@@ -213,7 +254,7 @@ class Conversion implements Correlator {
       },
     };
     // Judged once: the next alert needs attempts decided after this one.
-    if (reset && d) d.decided = [];
+    if (reset && d) dropDecided(d, d.decided.length);
     return firing;
   }
 
@@ -228,7 +269,7 @@ class Conversion implements Correlator {
   }
 
   snapshot(deferred?: DeferredSnapshot): ConversionSnapshot {
-    const copy = (d: Destination): Destination => ({
+    const copy = (d: Destination): SavedDestination => ({
       pending: d.pending.map((a) => ({ ...a })),
       decided: d.decided.map((a) => ({ ...a })),
       last: d.last,
@@ -244,7 +285,7 @@ class Conversion implements Correlator {
   restore(state: unknown): void {
     const s = state as ConversionSnapshot;
     this.late = s.late;
-    this.groups.restore(s.groups, (d) => d);
+    this.groups.restore(s.groups, destination);
     this.pointers.restore(s.pointers, (p) => p);
   }
 }

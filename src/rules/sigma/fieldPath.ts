@@ -63,7 +63,8 @@ export function compileAccessor(path: string, segments: PathSegment[]): Accessor
  * A plain path becomes a generated function with the keys as literals, so every field read is
  * a property load V8 can cache at its own site, instead of one shared site that sees every
  * key of every rule. Keys enter the code only through JSON.stringify. An array met before the
- * last key hands the record to `throughArrays`, which reads every element.
+ * last key, whose own property of that name is missing (not `0` or `length`), hands the record
+ * to `throughArrays`, which reads every element; the check runs only on a miss.
  */
 function generatedAccessor(path: string, keys: string[], throughArrays: Accessor): Accessor {
   const lit = (k: string) => JSON.stringify(k);
@@ -72,10 +73,10 @@ function generatedAccessor(path: string, keys: string[], throughArrays: Accessor
     .slice(1)
     .map(
       (k) =>
-        `if (v === null || typeof v !== 'object') return doc[${lit(path)}];\n  if (Array.isArray(v)) return slow(doc);\n  v = v[${lit(k)}];`,
+        `if (v === null || typeof v !== 'object') return doc[${lit(path)}];\n  n = v[${lit(k)}];\n  if (n === undefined && Array.isArray(v)) return slow(doc);\n  v = n;`,
     )
     .join('\n  ');
-  const body = `let v = doc[${lit(keys[0]!)}];\n  ${steps}\n  return v !== undefined ? v : doc[${lit(path)}];`;
+  const body = `let v = doc[${lit(keys[0]!)}];\n  let n;\n  ${steps}\n  return v !== undefined ? v : doc[${lit(path)}];`;
   return (new Function('slow', `return function (doc) {\n  ${body}\n};`) as (s: Accessor) => Accessor)(throughArrays);
 }
 

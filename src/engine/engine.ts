@@ -208,6 +208,8 @@ export const IDLE_AFTER_MS = 1000;
 export class Engine {
   private readonly index: RuleIndex;
   private readonly correlatorsByUid = new Map<string, Correlator>();
+  /** The correlators that also decide when event time passes a moment (`Correlator.due`). */
+  private readonly timed: Correlator[] = [];
   /** uid of a referenced rule → the correlators that refer to it. */
   private readonly consumers = new Map<string, Correlator[]>();
   private readonly alerting: ReadonlySet<string>;
@@ -277,6 +279,7 @@ export class Engine {
       if (!rule.rules.every((uid) => known.has(uid))) continue; // refers to a rule that did not load
       const c = correlators[rule.type](rule, { maxKeys: o.maxKeysPerRule, allowedLatenessMs: o.allowedLatenessMs });
       this.correlatorsByUid.set(rule.uid, c);
+      if (c.due) this.timed.push(c);
       for (const uid of new Set(rule.rules)) {
         const list = this.consumers.get(uid) ?? [];
         list.push(c);
@@ -349,6 +352,7 @@ export class Engine {
       }
     }
     this.release(watermark, out);
+    this.fireDue(watermark, out);
     if (this.maxTime - this.lastSweep >= this.sweepEvery) this.sweep(watermark);
     return out;
   }
@@ -426,6 +430,7 @@ export class Engine {
    */
   private releaseOne(out: EngineOutput): void {
     const entry = this.pending.pop()!;
+    this.fireDue(entry.time, out);
     for (const hit of entry.hits) {
       const rule = this.detections.get(hit.ruleUid);
       if (!rule) continue;
@@ -444,6 +449,20 @@ export class Engine {
           event_id: entry.eventId,
           time: entry.time,
         });
+      }
+    }
+  }
+
+  /**
+   * What the timed correlators decided at moments before `before`: called before the hits of
+   * that time are delivered (and with the watermark), so a decision sees exactly the hits up to
+   * its moment. A firing is emitted and chained like one a hit completes.
+   */
+  private fireDue(before: number, out: EngineOutput): void {
+    for (const c of this.timed) {
+      for (const { firing, hit } of c.due!(before)) {
+        if (this.alerting.has(c.rule.uid)) this.emit(c.rule, hit, out, firing);
+        this.feed(c.rule.uid, { ...hit, doc: firing.group }, hit.time, out);
       }
     }
   }

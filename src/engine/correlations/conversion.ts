@@ -1,3 +1,4 @@
+import type { AuthEvent } from '../../events/authEvent.js';
 import type { CorrelationRule } from '../../rules/model.js';
 import { parseTimespan } from '../../time/duration.js';
 import { KeyedState, type DeferredSnapshot, type KeyedSnapshot } from '../keyedState.js';
@@ -43,6 +44,10 @@ interface SavedDestination {
   lastCompleted?: number;
   /** Event time of the group's newest hit. */
   last: number;
+  /** The group-by values, for a firing decided when event time passes (no hit to read them from). */
+  group: Record<string, string>;
+  /** The newest attempt's event (without its raw record): what such a firing is reported on. */
+  sample: AuthEvent;
 }
 
 /** A group in memory: with running counts over `decided`, so judging an attempt costs O(1). */
@@ -118,6 +123,12 @@ class Conversion implements Correlator {
   private readonly groups: KeyedState<Destination>;
   private readonly pointers: KeyedState<Pointer>;
   private late = 0;
+  /**
+   * When each pending attempt is decided if nobody completes it (its time plus the window), in
+   * time order, with its group: `due` walks it from `head` as event time passes.
+   */
+  private dueQueue: Array<{ at: number; key: string }> = [];
+  private head = 0;
   private readonly readGroup: ReturnType<typeof groupReader>;
   private readonly readWho: (hit: Hit) => unknown;
   private readonly attemptsRule: string;
@@ -161,28 +172,56 @@ class Conversion implements Correlator {
     return undefined;
   }
 
+  /**
+   * An attempt waits for its completion; it is judged when event time passes its window (`due`).
+   * Allowed destinations are not tracked; with `only_allowed`, any other fires at once.
+   */
   private attempt(hit: Hit): Firing | undefined {
     const g = this.readGroup(hit);
     if (!g) return undefined;
     const t = hit.time;
+    const place = g.group[this.rule.groupBy[this.rule.groupBy.length - 1]!] ?? '';
+    if (this.allow.has(place.toLowerCase())) return undefined;
+    if (this.onlyAllowed && this.allow.size > 0) {
+      return this.fire(g, [{ t, id: hit.eventId, ok: false }], 'outside_allow_list');
+    }
     const who = scalarText(this.readWho(hit));
-    const d = this.groups.touch(g.key, () => destination({ pending: [], decided: [], last: t }));
+    const d = this.groups.touch(g.key, () =>
+      destination({ pending: [], decided: [], last: t, group: g.group, sample: hit.event }),
+    );
     d.last = Math.max(d.last, t);
-    this.settle(d, t);
+    d.sample = hit.event;
     d.pending.push(who === undefined ? { t, id: hit.eventId } : { t, id: hit.eventId, who });
     if (d.pending.length + d.decided.length > ATTEMPTS_PER_GROUP) {
       if (d.decided.length > 0) dropDecided(d, 1);
       else d.pending.shift();
     }
     if (who !== undefined) this.pointers.set(who, { key: g.key, t });
+    this.dueQueue.push({ at: t + this.windowMs, key: g.key });
+    return undefined;
+  }
 
-    const place = g.group[this.rule.groupBy[this.rule.groupBy.length - 1]!] ?? '';
-    const allowed = this.allow.has(place.toLowerCase());
-    if (allowed) return undefined;
-    if (this.onlyAllowed && this.allow.size > 0) {
-      return this.fire(g, [{ t, id: hit.eventId, ok: false }], 'outside_allow_list', false);
+  due(before: number): Array<{ firing: Firing; hit: Hit }> {
+    const out: Array<{ firing: Firing; hit: Hit }> = [];
+    while (this.head < this.dueQueue.length && this.dueQueue[this.head]!.at < before) {
+      const { at, key } = this.dueQueue[this.head++]!;
+      const seen = this.groups.peek(key);
+      if (seen === undefined) continue; // evicted, or expired
+      const d = this.groups.touch(key, () => seen);
+      // Decided now: every attempt whose window ended by `at` (completions up to `at` counted).
+      this.settle(d, at + 1);
+      const firing = this.judge({ key, group: d.group }, d, at + 1);
+      // Reported on the destination's newest message: its entities, its id.
+      if (firing) {
+        const hit = { ruleUid: this.rule.uid, time: at + 1, eventId: d.sample.id, doc: d.group, event: d.sample };
+        out.push({ firing, hit });
+      }
     }
-    return this.judge(g, d, t);
+    if (this.head > 1024 && this.head * 2 > this.dueQueue.length) {
+      this.dueQueue = this.dueQueue.slice(this.head);
+      this.head = 0;
+    }
+    return out;
   }
 
   /** Joins a completion to the latest pending attempt of the same user within the window. */
@@ -224,17 +263,16 @@ class Conversion implements Correlator {
     const known = d.lastCompleted !== undefined && t - d.lastCompleted <= this.knownForMs;
     if (known) {
       if (n < this.minAttempts || d.completed / n >= this.maxRate) return undefined;
-      return this.fire(g, d.decided, 'low_conversion', true, d);
+      return this.fire(g, d.decided, 'low_conversion', d);
     }
     if (d.completed > 0 || d.uncompleted.size < this.newAttempts) return undefined;
-    return this.fire(g, d.decided, 'new_destination', true, d);
+    return this.fire(g, d.decided, 'new_destination', d);
   }
 
   private fire(
     g: { key: string; group: Record<string, string> },
     attempts: Decided[],
     reason: 'low_conversion' | 'new_destination' | 'outside_allow_list',
-    reset: boolean,
     d?: Destination,
   ): Firing {
     const completed = attempts.filter((a) => a.ok).length;
@@ -254,7 +292,7 @@ class Conversion implements Correlator {
       },
     };
     // Judged once: the next alert needs attempts decided after this one.
-    if (reset && d) dropDecided(d, d.decided.length);
+    if (d) dropDecided(d, d.decided.length);
     return firing;
   }
 
@@ -273,6 +311,8 @@ class Conversion implements Correlator {
       pending: d.pending.map((a) => ({ ...a })),
       decided: d.decided.map((a) => ({ ...a })),
       last: d.last,
+      group: d.group,
+      sample: d.sample,
       ...(d.lastCompleted !== undefined ? { lastCompleted: d.lastCompleted } : {}),
     });
     return {
@@ -287,5 +327,10 @@ class Conversion implements Correlator {
     this.late = s.late;
     this.groups.restore(s.groups, destination);
     this.pointers.restore(s.pointers, (p) => p);
+    // The due times are the pending attempts' own.
+    this.dueQueue = [...this.groups.entries()]
+      .flatMap(([key, d]) => d.pending.map((a) => ({ at: a.t + this.windowMs, key })))
+      .sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    this.head = 0;
   }
 }

@@ -62,6 +62,14 @@ export interface CorrelatorStats {
 export interface Correlator {
   readonly rule: CorrelationRule;
   observe(hit: Hit, watermark: number): Firing | undefined;
+  /**
+   * For correlations that decide when event time passes a moment rather than when a hit comes
+   * (an attempt nobody completed within its window): the firings decided at moments before
+   * `before`, each with the hit it is reported on. The engine calls it with every hit's time
+   * before delivering that hit, and with the watermark, so a decision sees exactly the hits
+   * up to its moment, whatever the arrival order.
+   */
+  due?(before: number): Array<{ firing: Firing; hit: Hit }>;
   expire(watermark: number): void;
   stats(): CorrelatorStats;
   /** With a DeferredSnapshot, group maps are written incrementally (see KeyedState.snapshot). */

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { Action, Alert } from '../../../../src/engine/alert.js';
 import { conversion } from '../../../../src/engine/correlations/conversion.js';
+import { Engine } from '../../../../src/engine/engine.js';
+import type { AuthEvent } from '../../../../src/events/authEvent.js';
+import { loadRulesWithValues } from '../../../../src/rules/overrides.js';
 import { DAY, detection, event, Feed, HOUR, loadCorrelation, MINUTE, SECOND, T0 } from './correlationHarness.js';
 
 const sent = detection('sent', 'mfa.sms.sent');
@@ -58,13 +62,29 @@ describe('conversion', () => {
     feed.hit(uid('verified'), verify(T0 + MINUTE, 'b')); // another user: completes nothing
     feed.hit(uid('verified'), verify(T0 + 2 * MINUTE, 'a'));
     feed.hit(uid('sent'), send(T0 + 3 * MINUTE, 'c', 'KE'));
-    feed.hit(uid('verified'), verify(T0 + 30 * MINUTE, 'c')); // too late
-    const snap = feed.correlator.snapshot() as {
+    let snap = feed.correlator.snapshot() as {
       groups: { entries: [string, { decided: { ok: boolean }[]; pending: unknown[] }][] };
     };
-    const [, d] = snap.groups.entries[0]!;
-    expect(d.decided.map((a) => a.ok)).toEqual([true, true]);
-    expect(d.pending).toHaveLength(1);
+    expect(snap.groups.entries[0]![1].decided.map((a) => a.ok)).toEqual([true, true]);
+    expect(snap.groups.entries[0]![1].pending).toHaveLength(1);
+    // Too late: by then the window has passed, and the attempt was decided as not completed.
+    feed.hit(uid('verified'), verify(T0 + 30 * MINUTE, 'c'));
+    snap = feed.correlator.snapshot() as typeof snap;
+    expect(snap.groups.entries[0]![1].decided.map((a) => a.ok)).toEqual([true, true, false]);
+    expect(snap.groups.entries[0]![1].pending).toHaveLength(0);
+  });
+
+  it('decides when event time passes the window, with no later message to the destination', () => {
+    const { rule, uid } = sms();
+    const feed = new Feed(conversion, rule);
+    for (let i = 0; i < 4; i++) feed.hit(uid('sent'), send(T0 + i * SECOND, `bot${i}`, 'UZ'));
+    // Other traffic moves event time on; nothing more goes to UZ.
+    expect(feed.hit(uid('verified'), verify(T0 + 14 * MINUTE, 'someone'))).toBeUndefined();
+    const f = feed.hit(uid('verified'), verify(T0 + 16 * MINUTE, 'someone-else'));
+    expect(f?.context).toMatchObject({ reason: 'new_destination', attempts: 3 });
+    expect(feed.decided).toHaveLength(1);
+    const due = feed.correlator.due!(T0 + 17 * MINUTE);
+    expect(due).toEqual([]); // the fourth alone is judged with nothing new: no second alert
   });
 
   it('keeps applications and destinations apart', () => {
@@ -139,5 +159,55 @@ describe('conversion rules that do not load', () => {
   it('checks its parameters', () => {
     expect(() => sms('max_rate: 2')).toThrow(/AW1601/);
     expect(() => sms('allow: UZ')).toThrow(/AW1601/);
+  });
+});
+
+describe('conversion in the engine, with the shipped SMS destination rule', () => {
+  const pack = loadRulesWithValues(['detections']);
+  const stream = () => {
+    const events: AuthEvent[] = [];
+    for (let i = 0; i < 6; i++)
+      events.push(
+        event(T0 + i * 5 * SECOND, {
+          type: 'mfa.sms.sent',
+          client: { id: 'app-mobile' },
+          user: { id: `auth0|pump${i}` },
+          phone: { number: `+99890100000${i}`, country: 'UZ' },
+          ip: `203.0.113.${i}`,
+        }),
+      );
+    // Then only other traffic: no further message to UZ comes to decide on.
+    for (let k = 2; k <= 60; k++)
+      events.push(
+        event(T0 + k * 20 * SECOND, { type: 'login.success', user: { id: `u${k}`, name: `u${k}@example.com` } }),
+      );
+    return events;
+  };
+  const run = (events: AuthEvent[]) => {
+    const engine = new Engine(pack);
+    const out = { alerts: [] as Alert[], actions: [] as Action[], dropped: [] };
+    for (const e of events) engine.process(structuredClone(e), out);
+    return out.alerts.filter((a) => a.rule_type === 'conversion');
+  };
+
+  it('alerts on a burst that stops, once event time passes its window', () => {
+    const [alert, ...rest] = run(stream());
+    expect(rest).toEqual([]);
+    expect(alert).toMatchObject({
+      group: { 'client.id': 'app-mobile', 'phone.country': 'UZ' },
+      entities: { client: 'app-mobile', phone: '+998901000005' },
+      // Judged as each message's window ends: the third unverified user makes the alert.
+      event_count: 3,
+      context: { reason: 'new_destination', completed: 0 },
+    });
+    expect(alert!.detected_at).toBeGreaterThanOrEqual(alert!.last_seen);
+    expect(alert!.detected_at).toBe(T0 + 10 * SECOND + 15 * MINUTE + 1);
+  });
+
+  it('gives the same alert whatever the arrival order within the allowed lateness', () => {
+    const events = stream();
+    const swapped = [...events];
+    for (let i = 0; i + 1 < swapped.length; i += 2) [swapped[i], swapped[i + 1]] = [swapped[i + 1]!, swapped[i]!];
+    expect(run(swapped)).toEqual(run(events));
   });
 });

@@ -69,12 +69,22 @@ export class Feed {
     return this.maxTime - this.options.allowedLatenessMs;
   }
 
+  /** Firings the correlator decided as event time passed (`Correlator.due`), oldest first. */
+  readonly decided: Firing[] = [];
+
+  /**
+   * Observes a hit, after what a timed correlator decided before its time (as the engine does);
+   * returns the hit's firing, else the first decided just before it.
+   */
   hit(ruleUid: string, e: AuthEvent): Firing | undefined {
     this.maxTime = Math.max(this.maxTime, e.time);
-    return this.correlator.observe(
+    const due = (this.correlator.due?.(e.time) ?? []).map((d) => d.firing);
+    this.decided.push(...due);
+    const f = this.correlator.observe(
       { ruleUid, time: e.time, eventId: e.id, doc: e as unknown as Doc, event: e },
       this.watermark,
     );
+    return f ?? due[0];
   }
 
   /** Every firing of a sequence of hits, in order. */

@@ -106,8 +106,8 @@ interface ConversionSnapshot {
  * it refers to gives the attempts (an SMS sent, grouped by application and destination
  * country), the second the completions (the factor verified), which carry no group of their
  * own: a completion is joined to the latest attempt for the same `field` value (the user)
- * within `completion_window`. An attempt that window passes without a completion is decided
- * as not completed.
+ * within `completion_window`. When event time passes the end of an attempt's window with no
+ * completion, the attempt is decided as not completed and its group judged (`due`).
  *
  * A group alerts when, over the decided attempts of the timespan, the share completed is below
  * `max_rate` and there are at least `min_attempts` of them; a group with no completion within

@@ -1,6 +1,7 @@
 import { queryCommand } from './query.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { simulateCommand } from './simulate.js';
 import { testCommand } from './test.js';
 import { validateCommand } from './validate.js';
 
@@ -12,6 +13,10 @@ const commands: Record<string, { run: Command; summary: string }> = {
   validate: { run: validateCommand, summary: 'load rules and print every diagnostic (--format text|json)' },
   test: { run: testCommand, summary: "run the rules' inline tests" },
   replay: { run: replayCommand, summary: 'decode, enrich and evaluate recorded events (NDJSON, gzip too)' },
+  simulate: {
+    run: simulateCommand,
+    summary: 'seeded, realistic auth traffic with attacks mixed in (auth0, okta or canonical NDJSON)',
+  },
   query: {
     run: queryCommand,
     summary: 'SQL, or a canned investigation, on the configured ClickHouse (server or embedded)',

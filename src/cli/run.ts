@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.js';
 import { createEnrichers } from '../enrich/createEnrichers.js';
+import type { Alert } from '../engine/alert.js';
 import { Engine } from '../engine/engine.js';
 import type { DeadLetter } from '../events/deadLetter.js';
 import { Ingest, ingestLines } from '../events/ingest.js';
@@ -25,18 +26,23 @@ import { readNdjson } from '../sources/ndjsonSource.js';
 import { KafkaSource } from '../sources/kafkaSource.js';
 import { KafkaCheckpointStore } from '../state/kafkaCheckpointStore.js';
 import { parseTimespan } from '../time/duration.js';
+import { alertLine, demoStream, RunTally } from '../simulate/demo.js';
 import { StopRequest } from './stopRequest.js';
 import { renderText } from './validate.js';
 
 /** The pack that ships with authwatch, used when the configured `detections` folder is not in the working directory. */
 const SHIPPED_DETECTIONS = fileURLToPath(new URL('../../detections', import.meta.url));
 
-const USAGE = `usage: authwatch run [--config FILE] [--input FILE]
+const USAGE = `usage: authwatch run [--config FILE] [--input FILE|-|simulate] [--speed N]
 
 The streaming engine. With Kafka brokers configured (kafka.brokers, or AUTHWATCH_KAFKA_BROKERS)
 it consumes the input topics, publishes alerts, actions and dead letters to their topics,
 checkpoints its state to the state topic and serves /healthz, /readyz and /metrics. Without,
-it reads NDJSON from --input (or stdin) and writes alerts to stdout. Either way it stores
+it reads NDJSON from --input FILE, or stdin with --input -, and writes alerts to stdout: one
+readable line each on a terminal, NDJSON otherwise. With no input configured it plays the
+simulated default scenario (a day of a thousand users with every attack kind mixed in, as
+Auth0 records) at --speed times real time (4000; 0 for as fast as possible), and ends with
+what it caught. A summary of the alerts goes to stderr at the end. Either way it stores
 alerts and actions in ClickHouse: the server at clickhouse.url, else the embedded store in
 .authwatch/, whose reads it answers on its HTTP port while it runs (clickhouse.enabled: false
 turns storing off). SIGTERM or SIGINT stops it cleanly: outputs flushed, state checkpointed,
@@ -56,6 +62,7 @@ export async function runCommand(args: string[]): Promise<number> {
       options: {
         config: { type: 'string' },
         input: { type: 'string' },
+        speed: { type: 'string', default: '4000' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -67,6 +74,11 @@ export async function runCommand(args: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  const speed = Number(values.speed);
+  if (!(speed >= 0)) {
+    process.stderr.write(`authwatch run: --speed must be a number, 0 or more.\n\n${USAGE}`);
+    return 2;
   }
   const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
   const logger = createLogger({ level: config.log_level });
@@ -128,10 +140,12 @@ export async function runCommand(args: string[]): Promise<number> {
   if (hasKafka(config)) return runOnKafka(config, rules, engine, new Ingest('kafka', ingestOptions), logger, store);
 
   const path = values.input ?? config.input.path;
-  const source = path === '-' ? 'stdin' : `file:${path}`;
+  const source = path === '-' ? 'stdin' : path === 'simulate' ? 'simulate' : `file:${path}`;
   logger.info(
     { input: source, detections: rules.detections.length, correlations: rules.correlations.length },
-    'No Kafka brokers are configured; reading NDJSON and writing alerts to stdout.',
+    path === 'simulate'
+      ? 'No Kafka brokers and no input are configured; playing the simulated default scenario and writing alerts to stdout.'
+      : 'No Kafka brokers are configured; reading NDJSON and writing alerts to stdout.',
   );
   const ingest = new Ingest(source, ingestOptions);
   const onDeadLetter = (letter: DeadLetter): void =>
@@ -162,15 +176,27 @@ export async function runCommand(args: string[]): Promise<number> {
           logger.warn({ err, attempt, wait_ms }, 'The store refused a write; retrying. Reading waits meanwhile.'),
       })
     : undefined;
+  const demo = path === 'simulate' ? demoStream(speed, stop.signal) : undefined;
+  const tally = new RunTally(demo?.truth);
+  // A terminal gets a readable line per alert and a progress line; a pipe gets NDJSON.
+  const terminal = process.stdout.isTTY === true;
+  const colour = terminal && process.env.NO_COLOR === undefined;
+  const progress = process.stderr.isTTY ? new ProgressLine(ingest, engine, tally) : undefined;
+  const emitAlert = async (alert: Alert): Promise<void> => {
+    tally.add(alert);
+    progress?.clear();
+    await stop.write(terminal ? alertLine(alert, colour) : `${JSON.stringify(alert)}\n`);
+  };
   try {
     await ingestLines(
-      readNdjson(path, process.stdin, undefined, stop.signal),
+      demo?.lines ?? readNdjson(path, process.stdin, undefined, stop.signal),
       ingest,
       {
         onEvent: async (event, record) => {
           const out = emptyOutput();
           evaluate(engine, ingest, event, record, out, { logger });
-          for (const alert of out.alerts) await stop.write(`${JSON.stringify(alert)}\n`);
+          progress?.saw(event.time);
+          for (const alert of out.alerts) await emitAlert(alert);
           out.deadLetters.forEach(onDeadLetter);
           await writer?.add({ ...out, events: [event] });
         },
@@ -180,14 +206,16 @@ export async function runCommand(args: string[]): Promise<number> {
     );
     // The end of the input: what waited for event-time order is decided now.
     const last = engine.flush();
-    for (const alert of last.alerts) await stop.write(`${JSON.stringify(alert)}\n`);
+    for (const alert of last.alerts) await emitAlert(alert);
     await writer?.add(last);
     await writer?.flush();
   } finally {
+    progress?.stop();
     stop.dispose();
     await sqlServer?.close();
     await store?.close();
   }
+  process.stderr.write(tally.summary(store !== undefined));
   const { records, events, deadLetters } = ingest.counters;
   const { alerts, suppressed, lateEvents } = engine.stats();
   logger.info(
@@ -362,5 +390,42 @@ async function runOnKafka(
     return 1;
   } finally {
     await closeAll();
+  }
+}
+
+/** A status line redrawn on a terminal's stderr while a run without Kafka reads its input. */
+class ProgressLine {
+  private latest = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ingest: Ingest,
+    private readonly engine: Engine,
+    private readonly tally: RunTally,
+  ) {
+    this.timer = setInterval(() => this.draw(), 250);
+    this.timer.unref();
+  }
+
+  saw(time: number): void {
+    if (time > this.latest) this.latest = time;
+  }
+
+  private draw(): void {
+    const { records, deadLetters } = this.ingest.counters;
+    const at = this.latest > 0 ? new Date(this.latest).toISOString().slice(0, 16).replace('T', ' ') : '…';
+    process.stderr.write(
+      `\r\u001b[2K${records.toLocaleString('en')} records · event time ${at} · ${this.tally.count} alerts · ${this.engine.stats().actions} actions · ${deadLetters} dead letters`,
+    );
+  }
+
+  /** Clears the line, so another line can be written where it was; the next tick draws it again. */
+  clear(): void {
+    process.stderr.write('\r\u001b[2K');
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.clear();
   }
 }

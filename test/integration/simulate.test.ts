@@ -67,3 +67,31 @@ describe('authwatch simulate --topic (real broker)', () => {
     expect(r.stderr).toContain('--topic needs Kafka brokers');
   });
 });
+
+describe('npm start on a fresh machine (authwatch run, no configuration)', () => {
+  it('plays the default scenario in under a minute, catches every attack, and stores the alerts', () => {
+    const home = mkdtempSync(join(tmpdir(), 'authwatch-start-'));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
+    const began = Date.now();
+    // What `npm start` runs, as a new user would, in a folder of its own (the embedded store goes there).
+    const r = spawnSync(process.execPath, [BIN, 'run'], { cwd: home, env: clean, encoding: 'utf8', timeout: 90_000 });
+    const ms = Date.now() - began;
+    expect(r.status, r.stderr).toBe(0);
+    expect(ms).toBeLessThan(60_000);
+    const alerts = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { alert_id: string });
+    expect(alerts.length).toBeGreaterThan(12);
+    expect(r.stderr).toContain('injected attacks caught: 12 of 12');
+    expect(r.stderr).toContain('npx authwatch query --summary');
+    const summary = spawnSync(process.execPath, [BIN, 'query', '--summary', '--format', 'json'], {
+      cwd: home,
+      env: clean,
+      encoding: 'utf8',
+    });
+    expect(summary.status, summary.stderr).toBe(0);
+    const rows = JSON.parse(summary.stdout) as { alerts: number | string }[];
+    expect(rows.reduce((n, row) => n + Number(row.alerts), 0)).toBe(alerts.length);
+  }, 120_000);
+});

@@ -154,7 +154,7 @@ describe('authwatch run without Kafka, on stdin', () => {
       `log_level: info\nserver: {port: 0}\nclickhouse: {path: ${store}, events: true, insert_max_rows: 100}\nrules: {paths: [${DETECTIONS}]}\n`,
     );
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
-    const proc = spawn(process.execPath, [BIN, 'run', '--config', config], { cwd: dir, env: clean });
+    const proc = spawn(process.execPath, [BIN, 'run', '--config', config, '--input', '-'], { cwd: dir, env: clean });
     let stdout = '';
     let stderr = '';
     proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

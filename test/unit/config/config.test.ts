@@ -14,10 +14,10 @@ function tempFile(text: string): string {
 }
 
 describe('loadConfig', () => {
-  it('gives embedded defaults with no file and no environment: no Kafka, stdin input', () => {
+  it('gives embedded defaults with no file and no environment: no Kafka, the simulated input', () => {
     const config = loadConfig({ env: {} });
     expect(hasKafka(config)).toBe(false);
-    expect(config.input.path).toBe('-');
+    expect(config.input.path).toBe('simulate');
     expect(config.kafka.topics).toEqual({
       events: ['auth-events'],
       alerts: 'authwatch.alerts',

@@ -83,6 +83,8 @@ export class RunTally {
   private readonly byRule = new Map<string, { level: string; n: number }>();
   private readonly entities = new Map<string, number>();
   private readonly caught = new Set<GroundTruth>();
+  /** Alerts of a simulated run that name no injected attack: about benign traffic. */
+  private benign = 0;
 
   constructor(private readonly truth?: readonly GroundTruth[]) {}
 
@@ -95,7 +97,11 @@ export class RunTally {
       const v = a.entities[k];
       if (v !== undefined) this.entities.set(`${k} ${v}`, (this.entities.get(`${k} ${v}`) ?? 0) + 1);
     }
-    if (this.truth) for (const t of attacksOf(a, this.truth)) this.caught.add(t);
+    if (this.truth) {
+      const about = attacksOf(a, this.truth);
+      for (const t of about) this.caught.add(t);
+      if (about.length === 0) this.benign++;
+    }
   }
 
   get count(): number {
@@ -111,6 +117,7 @@ export class RunTally {
     if (this.truth) {
       lines.push(`injected attacks caught: ${this.caught.size} of ${this.truth.length}`);
       for (const t of this.truth) lines.push(`  ${this.caught.has(t) ? 'caught' : 'MISSED'}  ${t.kind}`);
+      lines.push(`alerts about benign traffic (no injected attack): ${this.benign}`);
     }
     if (stored) {
       const ip =

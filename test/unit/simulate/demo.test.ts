@@ -48,6 +48,9 @@ describe('what a run without Kafka shows', () => {
     expect(text).toContain('injected attacks caught: 1 of 2');
     expect(text).toContain('caught  credential_stuffing');
     expect(text).toContain('MISSED  sms_pumping');
+    expect(text).toContain('alerts about benign traffic (no injected attack): 0');
+    tally.add({ ...alert, alert_id: 'a3', group: {}, entities: { user: 'alex.1@example.com' } });
+    expect(tally.summary(false)).toContain('alerts about benign traffic (no injected attack): 1');
     expect(text).toContain('npx authwatch query --ip 185.220.101.9');
   });
 });
@@ -82,6 +85,7 @@ describe('authwatch run with no input configured', () => {
     expect(alerts.length).toBeGreaterThan(12);
     expect(err).toContain('injected attacks caught: 12 of 12');
     expect(err).not.toContain('MISSED');
+    expect(err).toContain('alerts about benign traffic (no injected attack): 0');
     expect(err).not.toContain('look closer'); // nothing was stored
   });
 

@@ -134,7 +134,7 @@ let geoip: typeof GeoipLite | undefined;
  * An address geoip-lite places in `country`, by a seeded walk over the address space, so the
  * places the records state and the ones enrichment finds agree.
  */
-function addressIn(country: string, rnd: () => number): string {
+export function addressIn(country: string, rnd: () => number): string {
   geoip ??= createRequire(import.meta.url)('geoip-lite') as typeof GeoipLite;
   for (let i = 0; i < 5_000_000; i++) {
     const ip = `${1 + Math.floor(rnd() * 222)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`;

@@ -1,24 +1,7 @@
 // Realistic labelled traffic of a tenant whose users live in many countries, as Auth0 log-stream
 // records and Okta System Log events, over several weeks: what the shipped pack must not name a
 // benign user on (issue 11), with a few attacks it must still catch. Seeded: same seed, same lines.
-import { createRequire } from 'node:module';
-import type * as GeoipLite from 'geoip-lite';
-import { prng } from './traffic.js';
-
-const geoip = createRequire(import.meta.url)('geoip-lite') as typeof GeoipLite;
-
-/**
- * An address geoip-lite places in `country`, found by a seeded walk over the address space, so
- * an event whose own place is a placeholder gets the user's country back from enrichment, as
- * it would for a real user.
- */
-function addressIn(country: string, rnd: () => number): string {
-  for (let i = 0; i < 2_000_000; i++) {
-    const ip = `${1 + Math.floor(rnd() * 222)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`;
-    if (geoip.lookup(ip)?.country === country) return ip;
-  }
-  throw new Error(`no address found in ${country}`);
-}
+import { addressIn, prng } from '../../src/simulate/simulate.js';
 
 /** A country users live in: its code, Okta's name for it, a city and where it is, and its calling code. */
 const COUNTRIES: ReadonlyArray<readonly [string, string, string, number, number, string]> = [

@@ -1,11 +1,13 @@
 import { createRequire } from 'node:module';
 import type * as GeoipLite from 'geoip-lite';
 import haversine from 'haversine-distance';
+import { createAsnEnricher, type AsnEnricher } from '../enrich/asnEnricher.js';
 
 /**
  * Seeded auth traffic of a tenant: users with a home, a device, an MFA method and sessions
- * that go on with refresh tokens and silent authentication, a few who fail to type their
- * password, a few who fly abroad and stay there, and attacks mixed in on request, each with
+ * that go on with refresh tokens and silent authentication (on a mobile carrier, from
+ * addresses that change within its network), a few who fail to type their password, a few who
+ * fly abroad and stay there, and attacks mixed in on request, each with
  * its ground truth. Nothing depends on the clock or the host: the same options give the same
  * events, so `simulate` with the same seed writes the same bytes.
  */
@@ -129,18 +131,37 @@ export function prng(seed: number): () => number {
 }
 
 let geoip: typeof GeoipLite | undefined;
+let asnDb: AsnEnricher | undefined;
 
 /**
- * An address geoip-lite places in `country`, by a seeded walk over the address space, so the
- * places the records state and the ones enrichment finds agree.
+ * An address geoip-lite places in `country` and the ASN data knows the network of, by a seeded
+ * walk over the address space, so the places the records state and the ones enrichment finds
+ * agree, and a session's network can be followed.
  */
 export function addressIn(country: string, rnd: () => number): string {
   geoip ??= createRequire(import.meta.url)('geoip-lite') as typeof GeoipLite;
   for (let i = 0; i < 5_000_000; i++) {
     const ip = `${1 + Math.floor(rnd() * 222)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`;
-    if (geoip.lookup(ip)?.country === country) return ip;
+    if (geoip.lookup(ip)?.country === country && (asnDb ??= createAsnEnricher()).lookup(ip) !== null) return ip;
   }
   throw new Error(`no address found in ${country}`);
+}
+
+/**
+ * Another address of the network `ip` is in (same /16, same ASN), found by a seeded walk: what
+ * a phone on a mobile carrier gets as it moves between cells. The same address when none is
+ * found.
+ */
+export function sameNetwork(ip: string, rnd: () => number): string {
+  asnDb ??= createAsnEnricher();
+  const asn = asnDb.lookup(ip)?.asn;
+  if (asn === undefined) return ip;
+  const [a, b] = ip.split('.');
+  for (let i = 0; i < 200; i++) {
+    const other = `${a}.${b}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`;
+    if (other !== ip && asnDb.lookup(other)?.asn === asn) return other;
+  }
+  return ip;
 }
 
 interface User {
@@ -153,6 +174,8 @@ interface User {
   app: string;
   mfa: 'sms' | 'push' | 'none';
   phone?: string;
+  /** On a mobile carrier: the address changes within its network as the session goes on. */
+  mobile: boolean;
 }
 
 /** Events in time order and the ground truth of every attack injected. */
@@ -191,6 +214,7 @@ export function simulate(options: SimulateOptions): { events: SimEvent[]; truth:
       agent: pick(AGENTS),
       app: pick(APPS),
       mfa,
+      mobile: rnd() < 0.25,
       ...(mfa === 'sms' ? { phone: `+${(abroad ?? [0, 0, 0, 0, dial])[4]}${String(100_000 + u).slice(-6)}` } : {}),
     });
   }
@@ -248,6 +272,7 @@ export function simulate(options: SimulateOptions): { events: SimEvent[]; truth:
       // The session goes on: refresh tokens and silent authentication from the same place.
       const uses = Math.floor(rnd() * 8);
       for (let i = 0; i < uses; i++) {
+        if (user.mobile) ip = sameNetwork(ip, rnd);
         at(20 * MINUTE + Math.floor(rnd() * 40 * MINUTE), {
           type: rnd() < 0.6 ? 'token.refresh.success' : 'session.use.success',
           outcome: 'success',
@@ -255,6 +280,7 @@ export function simulate(options: SimulateOptions): { events: SimEvent[]; truth:
         });
       }
       if (rnd() < 0.3) at(5 * MINUTE, { type: 'logout', outcome: 'success', session });
+      ip = place === user.home ? user.ip : ip;
       t += 4 * HOUR + Math.floor(rnd() * 20 * HOUR);
     }
   }

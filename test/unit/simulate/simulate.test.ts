@@ -133,3 +133,20 @@ describe('authwatch simulate (the command)', () => {
     expect(err).toContain('usage: authwatch simulate');
   });
 });
+
+describe('the simulated population', () => {
+  it('has phones on mobile carriers whose address changes within the carrier’s network during a session', () => {
+    const asn = createEnrichers({ geo: false, asn: true })[0]!;
+    const { events } = simulate({ seed: 9, users: 300, hours: 24, start: DEFAULT_START, attacks: [] });
+    const bySession = new Map<string, Set<string>>();
+    for (const e of events) if (e.session) bySession.set(e.session, (bySession.get(e.session) ?? new Set()).add(e.ip));
+    const moving = [...bySession.values()].filter((ips) => ips.size > 1);
+    expect(moving.length).toBeGreaterThan(10);
+    const asnOf = (ip: string) => {
+      const event = { id: 'x', time: 0, source: 'generic' as const, type: 'other', outcome: 'unknown' as const, ip };
+      asn.enrich(event);
+      return (event as { asn?: number }).asn;
+    };
+    for (const ips of moving) expect(new Set([...ips].map(asnOf)).size).toBe(1);
+  });
+});

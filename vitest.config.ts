@@ -11,7 +11,7 @@ export default defineConfig({
       },
       {
         test: {
-          // Reads `../shared/reference`; run by `.ci/run`, not by `npm test`.
+          // Reads the external references CI keeps beside the repository; run by `.ci/run`, not by `npm test`.
           name: 'compat',
           include: ['test/compat/**/*.test.ts'],
         },

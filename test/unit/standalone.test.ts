@@ -11,11 +11,12 @@ function files(dir: string, ext: string[]): string[] {
 }
 
 /**
- * A user's clone has no `../shared` (the team's desk) beside it: nothing they run may need it.
+ * A user's clone has no team desk (the `shared` folder CI keeps beside the repository): nothing
+ * they run may need it.
  * Only the compatibility check (`test/compat`, run by `.ci/run`) reads the references there.
  */
 describe('the repository stands alone', () => {
-  it('no source, unit or integration test, script or document reads ../shared', () => {
+  it('no source, unit or integration test, script or document reads the team desk beside the repository', () => {
     const read = [
       ...files('src', ['.ts']),
       ...files('test/unit', ['.ts']),

@@ -818,13 +818,12 @@ function checkField(field: string, keyNode: Scalar, prefix: string, ctx: Detecti
   if (!ctx.fields) return field;
   const found = lookupField(ctx.fields.tree, field);
   if (found.known) return found.path;
-  const suggestion = found.suggestion;
   ctx.diagnostics.add(
     'AW1214',
     `${TARGET_NAMES[ctx.fields.target]} never carry \`${field}\`${found.prefix ? ` (\`${found.prefix}\` has no such field below it)` : ''}, so this test never matches.`,
     ctx.file.spanInScalar(keyNode, 0, Math.max(1, field.length - prefix.length)),
     {
-      ...(suggestion ? { hint: `did you mean \`${suggestion}\`?` } : {}),
+      ...(found.suggestion ? { hint: `did you mean \`${found.suggestion}\`?` } : {}),
       rule: ctx.rule,
     },
   );

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { Alert } from '../../../src/engine/alert.js';
 import { Engine } from '../../../src/engine/engine.js';
 import { createEnrichers } from '../../../src/enrich/createEnrichers.js';
 import { Ingest } from '../../../src/events/ingest.js';
 import { emptyOutput, evaluate } from '../../../src/pipeline/evaluate.js';
 import { loadRulesWithValues } from '../../../src/rules/overrides.js';
+import { attacksOf } from '../../../src/simulate/demo.js';
 import { formatEvent, type SimFormat } from '../../../src/simulate/formats.js';
 import { ATTACK_KINDS, DEFAULT_START, simulate, type GroundTruth } from '../../../src/simulate/simulate.js';
 
@@ -46,14 +46,6 @@ const RULE_FOR: Record<(typeof ATTACK_KINDS)[number], string> = {
   disposable_signup: 'disposable email',
   signup_surge: 'Surge of signups',
 };
-
-/** The attacks an alert is about: those whose IPs, users, sessions or destination it names. */
-function attacksOf(a: Alert, truth: GroundTruth[]): GroundTruth[] {
-  const named = [...Object.values(a.group), ...Object.values(a.entities).map(String), ...(a.distinct_values ?? [])];
-  return truth.filter((t) =>
-    named.some((v) => t.ips.includes(v) || t.users.includes(v) || t.sessions.includes(v) || v === t.country),
-  );
-}
 
 describe('authwatch simulate: the shipped pack on the default scenario', () => {
   it.each([

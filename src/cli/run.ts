@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.js';
 import { createEnrichers } from '../enrich/createEnrichers.js';
+import { ConfigError } from '../errors.js';
 import type { Alert } from '../engine/alert.js';
 import { Engine } from '../engine/engine.js';
 import type { DeadLetter } from '../events/deadLetter.js';
@@ -26,14 +27,16 @@ import { readNdjson } from '../sources/ndjsonSource.js';
 import { KafkaSource } from '../sources/kafkaSource.js';
 import { KafkaCheckpointStore } from '../state/kafkaCheckpointStore.js';
 import { parseTimespan } from '../time/duration.js';
-import { alertLine, demoStream, RunTally } from '../simulate/demo.js';
+import { alertLine, demoLines, demoPlan, RunTally, type DemoPlan } from '../simulate/demo.js';
+import { loadScenario, type Scenario } from '../simulate/scenario.js';
+import { ATTACK_KINDS } from '../simulate/simulate.js';
 import { StopRequest } from './stopRequest.js';
 import { renderText } from './validate.js';
 
 /** The pack that ships with authwatch, used when the configured `detections` folder is not in the working directory. */
 const SHIPPED_DETECTIONS = fileURLToPath(new URL('../../detections', import.meta.url));
 
-const USAGE = `usage: authwatch run [--config FILE] [--input FILE|-|simulate] [--speed N]
+const USAGE = `usage: authwatch run [--config FILE] [--input FILE|-|simulate] [--scenario FILE] [--seed N] [--speed N]
 
 The streaming engine. With Kafka brokers configured (kafka.brokers, or AUTHWATCH_KAFKA_BROKERS)
 it consumes the input topics, publishes alerts, actions and dead letters to their topics,
@@ -41,7 +44,8 @@ checkpoints its state to the state topic and serves /healthz, /readyz and /metri
 it reads NDJSON from --input FILE, or stdin with --input -, and writes alerts to stdout: one
 readable line each on a terminal, NDJSON otherwise. With no input configured it plays the
 simulated default scenario (a day of a thousand users with every attack kind mixed in, as
-Auth0 records) at --speed times real time (4000; 0 for as fast as possible), and ends with
+Auth0 records), or the scenario file --scenario (as authwatch simulate reads it; --seed
+another seed), at --speed times real time (4000; 0 for as fast as possible), and ends with
 what it caught. A summary of the alerts goes to stderr at the end. Either way it stores
 alerts and actions in ClickHouse: the server at clickhouse.url, else the embedded store in
 .authwatch/, whose reads it answers on its HTTP port while it runs (clickhouse.enabled: false
@@ -63,6 +67,8 @@ export async function runCommand(args: string[]): Promise<number> {
         config: { type: 'string' },
         input: { type: 'string' },
         speed: { type: 'string', default: '4000' },
+        scenario: { type: 'string' },
+        seed: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -78,6 +84,22 @@ export async function runCommand(args: string[]): Promise<number> {
   const speed = Number(values.speed);
   if (!(speed >= 0)) {
     process.stderr.write(`authwatch run: --speed must be a number, 0 or more.\n\n${USAGE}`);
+    return 2;
+  }
+  let scenario: Scenario | undefined;
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)) {
+    process.stderr.write(`authwatch run: --seed must be a whole number from 0 to ${2 ** 32 - 1}.\n\n${USAGE}`);
+    return 2;
+  }
+  let plan: DemoPlan | undefined;
+  try {
+    scenario = values.scenario === undefined ? undefined : loadScenario(values.scenario);
+    if (seed !== undefined) scenario = { attacks: ATTACK_KINDS.map((kind) => ({ kind })), ...scenario, seed };
+    if (scenario) plan = demoPlan(scenario);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`authwatch run: ${err.message}\n`);
     return 2;
   }
   const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
@@ -139,12 +161,12 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   if (hasKafka(config)) return runOnKafka(config, rules, engine, new Ingest('kafka', ingestOptions), logger, store);
 
-  const path = values.input ?? config.input.path;
+  const path = values.input ?? (plan ? 'simulate' : config.input.path);
   const source = path === '-' ? 'stdin' : path === 'simulate' ? 'simulate' : `file:${path}`;
   logger.info(
     { input: source, detections: rules.detections.length, correlations: rules.correlations.length },
     path === 'simulate'
-      ? 'No Kafka brokers and no input are configured; playing the simulated default scenario and writing alerts to stdout.'
+      ? `No Kafka brokers and no input are configured; playing ${values.scenario ? `the scenario ${values.scenario}` : 'the simulated default scenario'} and writing alerts to stdout.`
       : 'No Kafka brokers are configured; reading NDJSON and writing alerts to stdout.',
   );
   const ingest = new Ingest(source, ingestOptions);
@@ -176,8 +198,9 @@ export async function runCommand(args: string[]): Promise<number> {
           logger.warn({ err, attempt, wait_ms }, 'The store refused a write; retrying. Reading waits meanwhile.'),
       })
     : undefined;
-  const demo = path === 'simulate' ? demoStream(speed, stop.signal) : undefined;
-  const tally = new RunTally(demo?.truth);
+  if (path === 'simulate') plan ??= demoPlan();
+  else plan = undefined;
+  const tally = new RunTally(plan?.truth);
   // A terminal gets a readable line per alert and a progress line; a pipe gets NDJSON.
   const terminal = process.stdout.isTTY === true;
   const colour = terminal && process.env.NO_COLOR === undefined;
@@ -189,7 +212,7 @@ export async function runCommand(args: string[]): Promise<number> {
   };
   try {
     await ingestLines(
-      demo?.lines ?? readNdjson(path, process.stdin, undefined, stop.signal),
+      plan ? demoLines(plan, speed, stop.signal) : readNdjson(path, process.stdin, undefined, stop.signal),
       ingest,
       {
         onEvent: async (event, record) => {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import type { EnrichConfig } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
-import { MAX_DURATION_TEXT, parseDuration, tooLong } from '../time/duration.js';
+import { parseDuration, tooLong } from '../time/duration.js';
+import { dedupeErrors, describeError, readYamlMapping } from './yamlFile.js';
 
 export interface TlsConfig {
   enabled: boolean;
@@ -139,34 +139,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } =
   const { schema, validate } = compiledSchema();
   let doc: Record<string, unknown> = {};
   let locate: (path: string[]) => string | undefined = () => undefined;
-  if (options.file) {
-    let text: string;
-    try {
-      text = readFileSync(options.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`Cannot read config file ${options.file}: ${(err as Error).message}`);
-    }
-    const lines = new LineCounter();
-    const parsed = parseDocument(text, { lineCounter: lines });
-    if (parsed.errors.length > 0) {
-      const problems = parsed.errors.map((e) => {
-        const at = e.linePos?.[0];
-        return `${options.file}${at ? `:${at.line}:${at.col}` : ''}: ${e.message.split('\n')[0]}`;
-      });
-      throw new ConfigError(`The config file is not valid YAML:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    }
-    const value: unknown = parsed.toJS();
-    if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
-      throw new ConfigError(`Config file ${options.file} must hold a YAML mapping.`);
-    }
-    doc = (value as Record<string, unknown> | null) ?? {};
-    locate = (path) => {
-      const node = nodeAt(parsed.contents, path);
-      if (!node?.range) return undefined;
-      const { line, col } = lines.linePos(node.range[0]);
-      return `${options.file}:${line}:${col}`;
-    };
-  }
+  if (options.file) ({ value: doc, locate } = readYamlMapping(options.file, 'config file'));
   const fromEnv = applyEnv(doc, env, schema);
   fillObjects(doc, schema);
   const problems: string[] = [];
@@ -219,35 +192,6 @@ export function configKeys(): { path: string; env: string; schema: JsonSchema }[
 
 export function envName(path: string[]): string {
   return ENV_PREFIX + path.join('_').toUpperCase();
-}
-
-function describeError(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `unknown key \`${String(e.params.additionalProperty)}\``;
-    case 'enum':
-      return `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'anyOf':
-      return 'must be a topic name or a list of them';
-    case 'format':
-      return `is longer than the longest duration taken, ${MAX_DURATION_TEXT} (ten years)`;
-    default:
-      return e.message ?? 'is invalid';
-  }
-}
-
-/** anyOf reports each branch's failure as well as its own; only the summary helps a reader. */
-function dedupeErrors(errors: ErrorObject[]): ErrorObject[] {
-  const anyOf = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    if (e.keyword !== 'anyOf' && [...anyOf].some((p) => e.instancePath.startsWith(p) && e.schemaPath.includes('anyOf')))
-      return false;
-    const id = `${e.instancePath}|${e.keyword}|${e.message ?? ''}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
 }
 
 /** Duration keys whose value fits the pattern but not a timer: heartbeats must be inside the session. */
@@ -344,21 +288,4 @@ function fillObjects(doc: Record<string, unknown>, schema: JsonSchema): void {
       doc[key] = [];
     }
   }
-}
-
-/** The YAML node at a key path, or the deepest one that exists (a missing key points at its parent). */
-function nodeAt(root: unknown, path: string[]): Node | undefined {
-  let node = root as Node | null | undefined;
-  for (const step of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === step);
-      if (!pair) return node;
-      node = (pair.value as Node | null) ?? (pair.key as Node);
-    } else if (isSeq(node)) {
-      const item = node.items[Number(step)] as Node | undefined;
-      if (!item) return node;
-      node = item;
-    } else break;
-  }
-  return node ?? undefined;
 }

@@ -1,8 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Alert } from '../engine/alert.js';
 import type { NdjsonLine } from '../sources/ndjsonSource.js';
-import { formatEvent } from './formats.js';
-import { ATTACK_KINDS, simulate, type GroundTruth } from './simulate.js';
+import { formatRecords, type SimFormat } from './formats.js';
+import { Pacer } from './pace.js';
+import { placeAttacks, type Scenario } from './scenario.js';
+import { ATTACK_KINDS, simulate, type GroundTruth, type SimEvent } from './simulate.js';
 
 /**
  * What `authwatch run` plays when no input and no Kafka are configured: the default scenario
@@ -11,33 +12,42 @@ import { ATTACK_KINDS, simulate, type GroundTruth } from './simulate.js';
  */
 export const DEMO = { seed: 1, users: 1000, hours: 24, format: 'auth0' as const };
 
+/** What a simulated run plays: the events, their ground truth, and how they are written. */
+export interface DemoPlan {
+  events: SimEvent[];
+  truth: GroundTruth[];
+  format: SimFormat;
+  seed: number;
+}
+
 /**
- * The demo's records, paced so that `speed` seconds of event time pass per second (0: no
- * pacing). They are dated in the day before `start` (by default the last whole hour), so
- * `authwatch query` finds them among the last 24 hours.
+ * The default scenario, or a scenario file's settings where it gives them, dated in the hours
+ * before `end` (by default the last whole hour) unless the file gives a start, so `authwatch
+ * query` finds the alerts among the last 24 hours. Throws a ConfigError when an attack of the
+ * file would begin outside the stream.
  */
-export function demoStream(
-  speed: number,
-  stop?: AbortSignal,
-  end = Math.floor(Date.now() / 3_600_000) * 3_600_000,
-): { lines: AsyncIterable<NdjsonLine>; truth: GroundTruth[]; events: number } {
-  const start = end - DEMO.hours * 3_600_000;
-  const { events, truth } = simulate({ ...DEMO, start, attacks: ATTACK_KINDS });
-  async function* lines(): AsyncGenerator<NdjsonLine> {
-    const began = Date.now();
-    const first = events[0]?.t ?? 0;
-    for (let i = 0; i < events.length; i++) {
-      if (stop?.aborted) return;
-      const e = events[i]!;
-      if (speed > 0 && i % 50 === 0) {
-        const due = began + (e.t - first) / speed;
-        if (due > Date.now()) await sleep(due - Date.now(), undefined, { signal: stop }).catch(() => undefined);
-      }
-      const bytes = Buffer.from(JSON.stringify(formatEvent(e, DEMO.format, DEMO.seed, i)));
-      yield { line: i + 1, bytes, size: bytes.length };
+export function demoPlan(scenario?: Scenario, end = Math.floor(Date.now() / 3_600_000) * 3_600_000): DemoPlan {
+  const hours = scenario?.hours ?? DEMO.hours;
+  const start = scenario?.start ?? end - hours * 3_600_000;
+  const seed = scenario?.seed ?? DEMO.seed;
+  const attacks = scenario ? placeAttacks(scenario.attacks, start, hours) : ATTACK_KINDS;
+  const { events, truth } = simulate({ seed, users: scenario?.users ?? DEMO.users, hours, start, attacks });
+  return { events, truth, format: scenario?.format ?? DEMO.format, seed };
+}
+
+/** The plan's records, paced so that `speed` seconds of event time pass per second (0: no pacing). */
+export async function* demoLines(plan: DemoPlan, speed: number, stop?: AbortSignal): AsyncGenerator<NdjsonLine> {
+  const pacer = new Pacer({ speed }, stop);
+  let line = 0;
+  for (let i = 0; i < plan.events.length; i++) {
+    if (stop?.aborted) return;
+    const e = plan.events[i]!;
+    if (i % 50 === 0) await pacer.wait(i, e.t);
+    for (const record of formatRecords(e, plan.format, plan.seed, i)) {
+      const bytes = Buffer.from(JSON.stringify(record));
+      yield { line: ++line, bytes, size: bytes.length };
     }
   }
-  return { lines: lines(), truth, events: events.length };
 }
 
 const COLOURS: Record<Alert['level'], string> = {

@@ -94,40 +94,75 @@ export function formatEvent(e: SimEvent, format: SimFormat, seed: number, n: num
         }),
       };
     }
-    case 'okta': {
-      const uuid = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-4${digest.slice(13, 16)}-a${digest.slice(17, 20)}-${digest.slice(20, 32)}`;
-      const userId = `00u${createHash('sha256').update(e.user.name).digest('hex').slice(0, 17)}`;
-      return {
-        uuid,
-        published: iso,
-        eventType: OKTA_TYPES[e.type],
-        version: '0',
-        severity: e.outcome === 'failure' ? 'WARN' : 'INFO',
-        displayMessage: description(e.type),
-        actor: { id: userId, type: 'User', alternateId: e.user.name, displayName: e.user.name.split('@')[0] },
-        client: {
-          userAgent: { rawUserAgent: e.userAgent, os: null, browser: null },
-          zone: 'null',
-          device: null,
-          id: null,
-          ipAddress: e.ip,
-          geographicalContext: {
-            city: e.place.city,
-            state: null,
-            country: COUNTRY_NAMES.of(e.place.country),
-            postalCode: null,
-            geolocation: { lat: e.place.lat, lon: e.place.lon },
-          },
-        },
-        device: e.device ? { id: e.device } : null,
-        authenticationContext: { externalSessionId: e.session ?? 'unknown' },
-        outcome: { result: e.outcome === 'success' ? 'SUCCESS' : 'FAILURE', reason: e.reason ?? null },
-        debugContext: { debugData: e.phone ? { phoneNumber: e.phone } : {} },
-        target: [{ id: `0oa${e.client}`, type: 'AppInstance', alternateId: e.client, displayName: e.client }],
-        transaction: { type: 'WEB', id: digest.slice(32, 52), detail: {} },
-      };
-    }
+    case 'okta':
+      return oktaRecord(e, iso, digest);
   }
+}
+
+/**
+ * One simulated event as the records a source writes for it: one, except that an Okta
+ * Identity Engine sign-in writes the check of the password (`user.authentication.verify`,
+ * with its outcome) beside the session's start, at the same instant.
+ */
+export function formatRecords(e: SimEvent, format: SimFormat, seed: number, n: number): Record<string, unknown>[] {
+  const record = formatEvent(e, format, seed, n);
+  if (format !== 'okta' || (e.type !== 'login.success' && e.type !== 'login.failure')) return [record];
+  const digest = createHash('sha256').update(`${seed}:${n}:verify`).digest('hex');
+  const verify = oktaRecord(e, new Date(e.t).toISOString(), digest);
+  verify.eventType = 'user.authentication.verify';
+  verify.displayMessage = 'Verify user identity';
+  verify.authenticationContext = {
+    authenticationProvider: 'OKTA_AUTHENTICATION_PROVIDER',
+    credentialType: 'PASSWORD',
+    externalSessionId: e.session ?? 'unknown',
+  };
+  if (e.outcome === 'failure') verify.outcome = { result: 'FAILURE', reason: 'INVALID_CREDENTIALS' };
+  verify.target = [
+    {
+      id: `aut${digest.slice(0, 17)}`,
+      type: 'AuthenticatorEnrollment',
+      alternateId: 'unknown',
+      displayName: 'Password',
+      detailEntry: { methodTypeUsed: 'Password' },
+    },
+    ...(verify.target as unknown[]),
+  ];
+  return [verify, record];
+}
+
+/** An Okta System Log event; `digest` gives its ids. */
+function oktaRecord(e: SimEvent, iso: string, digest: string): Record<string, unknown> {
+  const uuid = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-4${digest.slice(13, 16)}-a${digest.slice(17, 20)}-${digest.slice(20, 32)}`;
+  const userId = `00u${createHash('sha256').update(e.user.name).digest('hex').slice(0, 17)}`;
+  return {
+    uuid,
+    published: iso,
+    eventType: OKTA_TYPES[e.type],
+    version: '0',
+    severity: e.outcome === 'failure' ? 'WARN' : 'INFO',
+    displayMessage: description(e.type),
+    actor: { id: userId, type: 'User', alternateId: e.user.name, displayName: e.user.name.split('@')[0] },
+    client: {
+      userAgent: { rawUserAgent: e.userAgent, os: null, browser: null },
+      zone: 'null',
+      device: null,
+      id: null,
+      ipAddress: e.ip,
+      geographicalContext: {
+        city: e.place.city,
+        state: null,
+        country: COUNTRY_NAMES.of(e.place.country),
+        postalCode: null,
+        geolocation: { lat: e.place.lat, lon: e.place.lon },
+      },
+    },
+    device: e.device ? { id: e.device } : null,
+    authenticationContext: { externalSessionId: e.session ?? 'unknown' },
+    outcome: { result: e.outcome === 'success' ? 'SUCCESS' : 'FAILURE', reason: e.reason ?? null },
+    debugContext: { debugData: e.phone ? { phoneNumber: e.phone } : {} },
+    target: [{ id: `0oa${e.client}`, type: 'AppInstance', alternateId: e.client, displayName: e.client }],
+    transaction: { type: 'WEB', id: digest.slice(32, 52), detail: {} },
+  };
 }
 
 function description(type: SimType): string {

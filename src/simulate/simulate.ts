@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as GeoipLite from 'geoip-lite';
 import haversine from 'haversine-distance';
+import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js/min';
 import { createAsnEnricher, type AsnEnricher } from '../enrich/asnEnricher.js';
 
 /**
@@ -76,13 +77,51 @@ export const ATTACK_KINDS = [
 ] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 
+/** One attack to inject, as a scenario file or `--attack` asks for it. */
+export interface AttackSpec {
+  kind: AttackKind;
+  /** When it begins, epoch ms; by default the attacks are spread over the stream. */
+  at?: number;
+  /** How many attempts, messages, pushes, targets or signups (see ATTACK_SHAPES). */
+  size?: number;
+  /** The time between two of them, ms. */
+  every?: number;
+  /** sms_pumping: the country of the destination numbers (ISO code). */
+  country?: string;
+}
+
+/**
+ * What `size` and `every` mean for each kind, and their defaults: the shape of the attack the
+ * shipped detections are tuned for. A kind without `size` is one fixed act.
+ */
+export const ATTACK_SHAPES: Readonly<Record<AttackKind, { size?: [number, string]; every: [number, string] }>> = {
+  credential_stuffing: { size: [40, 'failed logins, one per leaked account'], every: [4_000, 'between attempts'] },
+  distributed_stuffing: {
+    size: [80, 'failed logins, each from another address'],
+    every: [2_500, 'between attempts'],
+  },
+  stuffing_success: {
+    size: [40, 'failed logins before two succeed'],
+    every: [4_000, 'between attempts'],
+  },
+  brute_force: { size: [15, 'wrong passwords for one user'], every: [15_000, 'between guesses'] },
+  password_spray: { size: [30, 'users tried once each'], every: [90_000, 'between users'] },
+  sms_pumping: { size: [40, 'SMS sent to numbers of one country'], every: [20_000, 'between messages'] },
+  mfa_fatigue: { size: [8, 'pushes, all but the last rejected'], every: [40_000, 'between pushes'] },
+  impossible_travel: { every: [15 * 60_000, 'between the login at home and the one far away'] },
+  session_hijack: { every: [30 * 60_000, 'between the login and the stolen session’s use'] },
+  refresh_token_reuse: { size: [1, 'reuses of a rotated refresh token'], every: [60_000, 'between reuses'] },
+  disposable_signup: { size: [1, 'signups with a disposable address'], every: [60_000, 'between signups'] },
+  signup_surge: { size: [60, 'signups'], every: [8_000, 'between signups'] },
+};
+
 export interface SimulateOptions {
   seed: number;
   users: number;
   hours: number;
   /** Event time of the start, epoch ms. */
   start: number;
-  attacks: readonly AttackKind[];
+  attacks: readonly (AttackKind | AttackSpec)[];
 }
 
 export const DEFAULT_START = Date.UTC(2026, 10, 2, 0, 0, 0);
@@ -287,10 +326,12 @@ export function simulate(options: SimulateOptions): { events: SimEvent[]; truth:
 
   const truth: GroundTruth[] = [];
   const span = Math.max(1, options.hours * HOUR - 3 * HOUR);
-  options.attacks.forEach((kind, i) => {
-    // Spread over the stream, clear of its last hours so each completes inside it.
-    const t0 = options.start + HOUR + Math.floor(((i + 0.5) / options.attacks.length) * span);
-    truth.push(inject(kind, t0, { rnd, pick, users, events, addressFor, seed: options.seed }));
+  const specs = options.attacks.map((a) => (typeof a === 'string' ? { kind: a } : a));
+  const spread = specs.filter((a) => a.at === undefined);
+  specs.forEach((spec, i) => {
+    // Unplaced ones are spread over the stream, clear of its last hours so each completes inside it.
+    const t0 = spec.at ?? options.start + HOUR + Math.floor(((spread.indexOf(spec) + 0.5) / spread.length) * span);
+    truth.push(inject(spec, t0, { rnd, pick, users, events, addressFor, seed: options.seed, n: i }));
   });
 
   events.sort((a, b) => a.t - b.t);
@@ -306,12 +347,19 @@ interface InjectContext {
   events: SimEvent[];
   addressFor: (country: string) => string;
   seed: number;
+  /** The attack's place in the scenario, so two attacks of a kind name different accounts. */
+  n: number;
 }
 
 /** A hosting provider's address (the networks attacks come from). */
 const HOSTING = ['185.220.101.', '45.155.205.', '193.32.162.', '104.244.72.', '209.141.45.'];
 
-function inject(kind: AttackKind, t0: number, c: InjectContext): GroundTruth {
+function inject(spec: AttackSpec, t0: number, c: InjectContext): GroundTruth {
+  const { kind } = spec;
+  const shape = ATTACK_SHAPES[kind];
+  const size = spec.size ?? shape.size?.[0] ?? 1;
+  const every = spec.every ?? shape.every[0];
+  const tag = `${c.seed}.${c.n}`;
   const attackerIp = () => `${c.pick(HOSTING)}${10 + Math.floor(c.rnd() * 200)}`;
   const bot = {
     place: { country: 'NL', city: 'Amsterdam', lat: 52.37, lon: 4.9 },
@@ -345,62 +393,64 @@ function inject(kind: AttackKind, t0: number, c: InjectContext): GroundTruth {
     case 'credential_stuffing':
     case 'stuffing_success': {
       const ip = attackerIp();
-      for (let i = 0; i < 40; i++) add(failure(t0 + i * 4_000, `leaked${i}.${c.seed}@mailbox.example`, ip));
+      for (let i = 0; i < size; i++) add(failure(t0 + i * every, `leaked${i}.${tag}@mailbox.example`, ip));
       if (kind === 'stuffing_success') {
         for (let i = 0; i < 2; i++) {
           const u = victim();
           add({
-            ...failure(t0 + 170_000 + i * 2_000, u.name, ip),
+            ...failure(t0 + size * every + 10_000 + i * 2_000, u.name, ip),
             type: 'login.success',
             outcome: 'success',
             user: { id: u.id, name: u.name },
-            session: `stolen-${c.seed}-${i}`,
+            session: `stolen-${tag}-${i}`,
           });
         }
       }
       break;
     }
     case 'distributed_stuffing':
-      for (let i = 0; i < 80; i++) add(failure(t0 + i * 2_500, `combo${i}.${c.seed}@mailbox.example`, attackerIp()));
+      for (let i = 0; i < size; i++) add(failure(t0 + i * every, `combo${i}.${tag}@mailbox.example`, attackerIp()));
       break;
     case 'brute_force': {
       const u = victim();
       const ip = attackerIp();
-      for (let i = 0; i < 15; i++) add({ ...failure(t0 + i * 15_000, u.name, ip), user: { id: u.id, name: u.name } });
+      for (let i = 0; i < size; i++) add({ ...failure(t0 + i * every, u.name, ip), user: { id: u.id, name: u.name } });
       break;
     }
     case 'password_spray': {
       const ip = attackerIp();
-      const targets = shuffled(c.users, c.rnd).slice(0, 30);
+      const targets = shuffled(c.users, c.rnd).slice(0, size);
       targets.forEach((u, i) =>
-        add({ ...failure(t0 + i * 90_000, u.name, ip), user: { id: u.id, name: u.name }, reason: 'Wrong password.' }),
+        add({ ...failure(t0 + i * every, u.name, ip), user: { id: u.id, name: u.name }, reason: 'Wrong password.' }),
       );
       break;
     }
     case 'sms_pumping': {
-      country = 'UZ';
-      for (let i = 0; i < 40; i++)
+      country = spec.country ?? 'UZ';
+      const code = getCountryCallingCode(country as CountryCode);
+      for (let i = 0; i < size; i++)
         add({
-          t: t0 + i * 20_000,
+          t: t0 + i * every,
           type: 'mfa.sms.sent',
           outcome: 'success',
-          user: { id: `auth0|pump${c.seed}x${i}`, name: `pump${i}.${c.seed}@mailbox.example` },
+          user: { id: `auth0|pump${tag}x${i}`, name: `pump${i}.${tag}@mailbox.example` },
           ip: `203.0.113.${10 + (i % 20)}`,
           client: 'android',
           ...bot,
-          phone: `+99890${String(1_000_000 + i)}`,
+          phone: `+${code}90${String(1_000_000 + i)}`,
         });
       break;
     }
     case 'mfa_fatigue': {
       const u = victim();
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < size; i++) {
         const base = { user: { id: u.id, name: u.name }, ip: u.ip, client: u.app, place: u.home, userAgent: u.agent };
-        add({ t: t0 + i * 40_000, type: 'mfa.push.sent', outcome: 'success', ...base });
+        const accepted = i === size - 1;
+        add({ t: t0 + i * every, type: 'mfa.push.sent', outcome: 'success', ...base });
         add({
-          t: t0 + i * 40_000 + 15_000,
-          type: i < 7 ? 'mfa.push.rejected' : 'mfa.success',
-          outcome: i < 7 ? 'failure' : 'success',
+          t: t0 + i * every + Math.min(15_000, every / 2),
+          type: accepted ? 'mfa.success' : 'mfa.push.rejected',
+          outcome: accepted ? 'success' : 'failure',
           ...base,
         });
       }
@@ -416,61 +466,57 @@ function inject(kind: AttackKind, t0: number, c: InjectContext): GroundTruth {
         client: u.app,
         userAgent: u.agent,
       };
-      add({ ...base, t: t0, ip: u.ip, place: u.home, session: `travel-${c.seed}-a` });
+      add({ ...base, t: t0, ip: u.ip, place: u.home, session: `travel-${tag}-a` });
       add({
         ...base,
-        t: t0 + 15 * MINUTE,
+        t: t0 + every,
         ip: c.addressFor(far[0]),
         place: { country: far[0], city: far[1], lat: far[2], lon: far[3] },
-        session: `travel-${c.seed}-b`,
+        session: `travel-${tag}-b`,
       });
       break;
     }
     case 'session_hijack': {
       const u = victim();
-      const session = `hijacked-${c.seed}`;
+      const session = `hijacked-${tag}`;
       const base = { user: { id: u.id, name: u.name }, client: u.app, session, outcome: 'success' as const };
       add({ ...base, t: t0, type: 'login.success', ip: u.ip, place: u.home, userAgent: u.agent });
-      add({ ...base, t: t0 + 30 * MINUTE, type: 'session.use.success', ip: attackerIp(), ...bot });
+      add({ ...base, t: t0 + every, type: 'session.use.success', ip: attackerIp(), ...bot });
       break;
     }
     case 'refresh_token_reuse': {
       const u = victim();
-      add({
-        t: t0,
-        type: 'token.refresh.reuse',
-        outcome: 'failure',
-        user: { id: u.id, name: u.name },
-        ip: attackerIp(),
-        client: u.app,
-        ...bot,
-        session: `reuse-${c.seed}`,
-      });
+      const ip = attackerIp();
+      for (let i = 0; i < size; i++)
+        add({
+          t: t0 + i * every,
+          type: 'token.refresh.reuse',
+          outcome: 'failure',
+          user: { id: u.id, name: u.name },
+          ip,
+          client: u.app,
+          ...bot,
+          session: `reuse-${tag}`,
+        });
       break;
     }
     case 'disposable_signup':
-      add({
-        t: t0,
-        type: 'signup.success',
-        outcome: 'success',
-        user: { id: `auth0|new${c.seed}`, name: `promo.${c.seed}@mailinator.com` },
-        ip: attackerIp(),
-        client: 'web',
-        ...bot,
-      });
-      break;
-    case 'signup_surge':
-      for (let i = 0; i < 60; i++)
+    case 'signup_surge': {
+      const disposable = kind === 'disposable_signup';
+      for (let i = 0; i < size; i++)
         add({
-          t: t0 + i * 8_000,
+          t: t0 + i * every,
           type: 'signup.success',
           outcome: 'success',
-          user: { id: `auth0|farm${c.seed}x${i}`, name: `farm${i}.${c.seed}@mailbox.example` },
+          user: disposable
+            ? { id: `auth0|new${tag}x${i}`, name: `promo${i}.${tag}@mailinator.com` }
+            : { id: `auth0|farm${tag}x${i}`, name: `farm${i}.${tag}@mailbox.example` },
           ip: attackerIp(),
           client: 'web',
           ...bot,
         });
       break;
+    }
   }
   return {
     kind,

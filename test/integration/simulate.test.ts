@@ -46,7 +46,7 @@ describe('authwatch simulate --topic (real broker)', () => {
     const lines = readFileSync(join(dir, 'events.ndjson'), 'utf8').trim().split('\n');
     const rate = Math.ceil(lines.length / 2); // about two seconds of pacing
     const toKafka = authwatch([...args, '--topic', topic, '--rate', String(rate)]);
-    expect(toKafka.stderr).toContain(`simulated ${lines.length} event(s)`);
+    expect(toKafka.stderr).toContain(`(${lines.length} record(s))`);
     expect(toKafka.code).toBe(0);
     expect(toKafka.ms).toBeGreaterThanOrEqual(1_500);
     const read: { key: string; value: string }[] = [];

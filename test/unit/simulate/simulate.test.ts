@@ -8,27 +8,38 @@ import { createEnrichers } from '../../../src/enrich/createEnrichers.js';
 import { Ingest } from '../../../src/events/ingest.js';
 import { emptyOutput, evaluate } from '../../../src/pipeline/evaluate.js';
 import { loadRulesWithValues } from '../../../src/rules/overrides.js';
-import { attacksOf } from '../../../src/simulate/demo.js';
-import { formatEvent, type SimFormat } from '../../../src/simulate/formats.js';
+import { attacksOf, DEMO, demoPlan, type DemoPlan } from '../../../src/simulate/demo.js';
+import { formatRecords, type SimFormat } from '../../../src/simulate/formats.js';
 import { ATTACK_KINDS, DEFAULT_START, simulate, type GroundTruth } from '../../../src/simulate/simulate.js';
 
 const enrichers = createEnrichers({ geo: true, asn: true });
 const pack = loadRulesWithValues(['detections']);
 
-/** The stream of a scenario as records of `format`, through Ingest and the shipped pack. */
-function detect(seed: number, format: SimFormat, users = 800, hours = 24) {
-  const { events, truth } = simulate({ seed, users, hours, start: DEFAULT_START, attacks: ATTACK_KINDS });
-  const ingest = new Ingest('sim', { enrichers, now: () => DEFAULT_START + 100 * 86_400_000 });
+/** A plan's records, decoded and enriched by Ingest and evaluated by the shipped pack. */
+function detect(plan: DemoPlan) {
+  const ingest = new Ingest('sim', { enrichers, now: () => Date.UTC(2100, 0, 1) });
   const engine = new Engine(pack);
   const out = emptyOutput();
-  events.forEach((e, i) => {
-    const bytes = Buffer.from(JSON.stringify(formatEvent(e, format, seed, i)));
-    const r = ingest.process(bytes, { line: i + 1 });
-    if (!r.ok) out.deadLetters.push(r.deadLetter);
-    else evaluate(engine, ingest, r.event, { bytes, position: { line: i + 1 } }, out);
+  const types = new Map<string, number>();
+  let line = 0;
+  plan.events.forEach((e, i) => {
+    for (const record of formatRecords(e, plan.format, plan.seed, i)) {
+      const bytes = Buffer.from(JSON.stringify(record));
+      const r = ingest.process(bytes, { line: ++line });
+      if (!r.ok) out.deadLetters.push(r.deadLetter);
+      else {
+        types.set(r.event.type, (types.get(r.event.type) ?? 0) + 1);
+        evaluate(engine, ingest, r.event, { bytes, position: { line } }, out);
+      }
+    }
   });
   engine.flush(out);
-  return { alerts: out.alerts, truth, deadLetters: out.deadLetters, events: events.length };
+  return { alerts: out.alerts, truth: plan.truth, deadLetters: out.deadLetters, events: plan.events.length, types };
+}
+
+/** The default scenario of `npm start` (a day of DEMO.users users, every attack) for `seed`, as `format`. */
+function defaultScenario(seed: number, format: SimFormat, end: number): DemoPlan {
+  return demoPlan({ seed, format, attacks: ATTACK_KINDS.map((kind) => ({ kind })) }, end);
 }
 
 /** The title (part) of the shipped rule that must catch each attack kind. */
@@ -47,14 +58,20 @@ const RULE_FOR: Record<(typeof ATTACK_KINDS)[number], string> = {
   signup_surge: 'Surge of signups',
 };
 
-describe('authwatch simulate: the shipped pack on the default scenario', () => {
+describe('the shipped pack on the default scenario of `npm start`', () => {
+  // Seeds 1 to 6 as `npm start` plays them (Auth0 records, dated in the day before an hour of
+  // the wall clock: here several hours and weekdays), and two seeds as the other formats.
   it.each([
-    [1, 'canonical'],
-    [2, 'canonical'],
-    [3, 'auth0'],
-    [4, 'okta'],
-  ] as const)('seed %i as %s: every attack caught, no alert naming anything benign', (seed, format) => {
-    const { alerts, truth, deadLetters, events } = detect(seed, format);
+    [1, 'auth0', '2026-11-30T08:00:00Z'],
+    [2, 'auth0', '2026-12-05T17:00:00Z'],
+    [3, 'auth0', '2027-01-01T00:00:00Z'],
+    [4, 'auth0', '2026-11-29T23:00:00Z'],
+    [5, 'auth0', '2027-03-14T12:00:00Z'],
+    [6, 'auth0', '2026-11-30T04:00:00Z'],
+    [7, 'okta', '2026-11-30T08:00:00Z'],
+    [8, 'canonical', '2026-11-30T08:00:00Z'],
+  ] as const)('seed %i as %s, ending %s: every attack caught, no alert naming anything benign', (seed, format, end) => {
+    const { alerts, truth, deadLetters, events } = detect(defaultScenario(seed, format, Date.parse(end)));
     expect(events).toBeGreaterThan(5_000);
     expect(deadLetters).toEqual([]);
     expect(truth.map((t) => t.kind)).toEqual([...ATTACK_KINDS]);
@@ -67,6 +84,20 @@ describe('authwatch simulate: the shipped pack on the default scenario', () => {
       .filter((a) => attacksOf(a, truth).length === 0)
       .map((a) => `${a.rule_title}: ${JSON.stringify(a.entities)}`);
     expect(benign).toEqual([]);
+  });
+
+  it('is the scenario `npm start` plays: DEMO’s seed, size and format, every attack kind', () => {
+    const end = Date.parse('2026-11-30T08:00:00Z');
+    expect(demoPlan(undefined, end)).toEqual(defaultScenario(DEMO.seed, DEMO.format, end));
+    expect(DEMO).toMatchObject({ users: 1000, hours: 24, format: 'auth0' });
+  });
+
+  it('writes Okta Identity Engine sign-ins with the check of the password beside the session’s start', () => {
+    const { types, deadLetters } = detect(defaultScenario(7, 'okta', Date.parse('2026-11-30T08:00:00Z')));
+    expect(deadLetters).toEqual([]);
+    expect(types.get('auth.verify.success')).toBe(types.get('login.success'));
+    expect(types.get('auth.verify.failure')).toBe(types.get('login.failure'));
+    expect(types.get('login.failure')).toBeGreaterThan(100);
   });
 });
 
@@ -100,7 +131,9 @@ describe('authwatch simulate (the command)', () => {
       expect(b.truth).toBe(a.truth);
       expect(c.events).not.toBe(a.events);
     }
-    expect(err).toMatch(/simulated \d+ event\(s\) of 300 user\(s\) over 12 h \(canonical, seed 8\); 12 attack\(s\)/);
+    expect(err).toMatch(
+      /simulated \d+ event\(s\) \(\d+ record\(s\)\) of 300 user\(s\) over 12 h \(canonical, seed 8\); 12 attack\(s\)/,
+    );
   });
 
   it('writes each attack’s ground truth: kind, time span, addresses, users, sessions', async () => {

@@ -1,16 +1,23 @@
-import { parseArgs } from 'node:util';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { runInlineTests } from '../rules/testRunner.js';
-import { renderText } from './validate.js';
+import { parseCommandArgs, renderText } from './validate.js';
+
+const USAGE = `usage: authwatch test PATH… [--values FILE]
+
+Runs the inline \`tests:\` cases of the rule files at each PATH, each through a fresh engine
+holding every loaded rule, and prints PASS or FAIL per case with its file and line, then a
+count (and how many alerting rules have no test). --values applies a values file first.
+Exit 0 when every case passes, 1 when one fails or the rules have errors, 2 for wrong arguments.
+`;
 
 /**
  * `authwatch test PATH… [--values FILE]`: runs the `tests:` cases written in rule files and
  * reports each. Exit 0 when every case passes and the rules load without errors.
  */
 export async function testCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { values: { type: 'string' } }, allowPositionals: true });
-  if (positionals.length === 0) throw new Error('usage: authwatch test PATH… [--values FILE]');
-  const ruleSet = loadRulesWithValues(positionals, values.values);
+  const parsed = parseCommandArgs('test', USAGE, args, { values: { type: 'string' } });
+  if (typeof parsed === 'number') return parsed;
+  const ruleSet = loadRulesWithValues(parsed.positionals, parsed.values.values as string | undefined);
   if (ruleSet.diagnostics.errorCount > 0) {
     process.stdout.write(renderText(ruleSet));
     return 1;

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createKafkaClient } from '../../src/kafka/kafkaClient.js';
-import { testConfig, uniqueName } from '../support/services.js';
+import { lockPort, testConfig, uniqueName } from '../support/services.js';
 
 const BIN = resolve('bin/authwatch.js');
 const dir = mkdtempSync(join(tmpdir(), 'authwatch-simulate-'));
@@ -70,6 +70,8 @@ describe('authwatch simulate --topic (real broker)', () => {
 
 describe('npm start on a fresh machine (authwatch run, no configuration)', () => {
   it('plays the default scenario in under a minute, catches every attack, and stores the alerts', () => {
+    const release = lockPort(9464); // the embedded store's SQL port, which the README's examples use too
+    onTestFinished(release);
     const home = mkdtempSync(join(tmpdir(), 'authwatch-start-'));
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
     const began = Date.now();

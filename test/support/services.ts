@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,5 +74,27 @@ export class OwnService {
   async remove(): Promise<void> {
     await this.stop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Holds a fixed port for one test across test files (the embedded store's SQL port 9464, which
+ * `npm start` and the README's examples use as a user would): waits, up to three minutes, while
+ * another test holds it. Returns the release. A lock older than ten minutes is a crashed run's.
+ */
+export function lockPort(port: number): () => void {
+  const lock = join(tmpdir(), `authwatch-test-port-${port}.lock`);
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) < Date.now() - 600_000)
+        rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`Port ${port} stayed held by another test (${lock}).`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
   }
 }

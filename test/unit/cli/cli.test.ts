@@ -61,3 +61,22 @@ describe('authwatch test', () => {
     expect(out).toMatch(/^1 passed, 1 failed/m);
   });
 });
+
+describe('wrong arguments to validate and test', () => {
+  it('exit 2 with the usage, and --help prints it', async () => {
+    let err = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err += String(chunk);
+      return true;
+    });
+    expect(await main(['validate'])).toBe(2);
+    expect(err).toContain('authwatch validate: name at least one rule file or folder.');
+    expect(await main(['validate', '--format', 'xml', 'detections'])).toBe(2);
+    expect(err).toContain('--format must be text or json, not xml.');
+    expect(await main(['test', '--nope', 'detections'])).toBe(2);
+    expect(err).toContain("authwatch test: Unknown option '--nope'");
+    expect(err).toContain('usage: authwatch test PATH… [--values FILE]');
+    expect(await main(['test', '--help'])).toBe(0);
+    expect(out).toContain('usage: authwatch test PATH…');
+  });
+});

@@ -3,6 +3,7 @@
 // Run with `node --expose-gc bench/run.js state`: without a forced GC the heap figures are noise.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventCount } from '../dist/engine/correlations/eventCount.js';
+import { KeyedState } from '../dist/engine/keyedState.js';
 import { valueCount } from '../dist/engine/correlations/valueCount.js';
 import { loadRuleText } from '../dist/rules/loader.js';
 import { fmt, measure } from './harness.js';
@@ -104,6 +105,43 @@ export async function run() {
     return { name, rate, fired };
   });
 
+  // Eviction at the bound: 100,000 new groups into a full KeyedState of 100,000, after a history
+  // that leaves it marked or churned (the cases where taking a Map's first entry walked holes).
+  const histories = [
+    ['none (full, nothing touched)', () => {}],
+    [
+      'every group touched again',
+      (s) => {
+        for (let i = 0; i < 100_000; i++) s.touch(`k${i}`, () => 0);
+      },
+    ],
+    [
+      'five rounds of churn, half touched twice',
+      (s) => {
+        for (let r = 0; r < 5; r++)
+          for (let i = 0; i < 100_000; i++) {
+            s.touch(`r${r}x${i}`, () => 0);
+            if (i % 2) s.touch(`r${r}x${i - 1}`, () => 0);
+          }
+      },
+    ],
+  ];
+  const eviction = histories.map(([name, history]) => {
+    const rate = measure(
+      () => {
+        const s = new KeyedState(100_000);
+        for (let i = 0; i < 100_000; i++) s.touch(`k${i}`, () => i);
+        history(s);
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < 100_000; i++) s.touch(`n${i}`, () => i);
+        return Number(process.hrtime.bigint() - t0);
+      },
+      100_000,
+      { rounds: 5, warmup: 1, timed: true },
+    );
+    return { name, rate };
+  });
+
   console.log(`${fmt(GROUPS)} groups of 1-3 hits each (2 on average), timespan 10m, heap after a forced GC\n`);
   console.log('| correlator | groups | entries/group | heap bytes/group | of which retained event-id strings |');
   console.log('|---|---:|---:|---:|---:|');
@@ -115,4 +153,10 @@ export async function run() {
   console.log('|---|---:|---:|---:|---:|');
   for (const { name, rate, fired } of throughput)
     console.log(`| ${name} | ${fmt(rate.median)} | ${fmt(rate.min)} | ${fmt(rate.max)} | ${fmt(fired)} |`);
+  console.log(
+    '\n| KeyedState at its bound (100,000 groups), history before | new groups/s with eviction (median) | min | max |',
+  );
+  console.log('|---|---:|---:|---:|');
+  for (const { name, rate } of eviction)
+    console.log(`| ${name} | ${fmt(rate.median)} | ${fmt(rate.min)} | ${fmt(rate.max)} |`);
 }

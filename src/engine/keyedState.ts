@@ -12,7 +12,10 @@ export interface KeyedSnapshot<S> {
 }
 
 interface Slot<V> {
+  key: string;
   value: V;
+  /** False once deleted or evicted: its place in the eviction order is then skipped. */
+  alive: boolean;
   /** Touched since the slot last reached the head of the eviction order. */
   used: boolean;
   /** The incremental snapshot that has this slot's value already (or that began before it existed). */
@@ -38,13 +41,14 @@ class IncrementalSnapshot<V, S> implements DeferredPart {
 
   constructor(
     private readonly map: Map<string, Slot<V>>,
+    order: Iterable<Slot<V>>,
     private readonly save: (value: V) => S,
     evictions: number,
   ) {
     this.evictions = evictions;
     let i = 0;
-    for (const [key, slot] of map) {
-      this.keys.push(key);
+    for (const slot of order) {
+      this.keys.push(slot.key);
       slot.index = i++;
     }
     this.texts = new Array<string | undefined>(i);
@@ -190,11 +194,19 @@ class ListSnapshot<T, S> implements DeferredPart {
  * Per-group state of one rule, bounded: at most `maxKeys` groups are tracked, and when a new
  * group would exceed that, a stale one is evicted and counted.
  *
- * Eviction is second-chance (CLOCK), an approximation of least-recently-used: a Map keeps
- * insertion order, touching a group only marks it used, and eviction walks from the oldest
- * entry, moving used ones to the back (clearing the mark) and evicting the first unused one.
- * Reordering the Map on every touch (delete + set) would be exact LRU but costs more than the
- * whole rule evaluation on large maps, and leaves holes that double the Map's memory.
+ * Eviction is second-chance (CLOCK), an approximation of least-recently-used: groups are kept
+ * in an eviction order, touching a group only marks it used, and eviction takes from the
+ * stalest end, moving used ones to the back (clearing the mark) and evicting the first unused
+ * one. Reordering on every touch would be exact LRU but costs more than the whole rule
+ * evaluation on large maps.
+ *
+ * The order is an array of slots beside the Map that finds them, not the Map's own order: a
+ * V8 Map keeps deleted entries as holes until it rehashes, so taking its first entry over and
+ * over walks more holes each time (100k inserts at the bound went from 56 ms to 15 s). The
+ * array's deleted slots are skipped and compacted away once they outnumber the live ones, so
+ * each operation costs O(1) amortised whatever the state's history. Iteration (`entries`,
+ * `sweep`, snapshots) follows the eviction order too, so a restored state iterates, evicts
+ * and snapshots exactly as the one it was saved from.
  *
  * Contract for callers: a value returned by `peek` is read, never changed; values are changed
  * only through what `touch`, `entries` and `sweep` hand out, and replaced with `set`. That is
@@ -202,6 +214,13 @@ class ListSnapshot<T, S> implements DeferredPart {
  */
 export class KeyedState<V> {
   private readonly map = new Map<string, Slot<V>>();
+  /** The eviction order, stalest first from `head`; dead slots (deleted, evicted, moved back) are skipped. */
+  private order: Slot<V>[] = [];
+  private head = 0;
+  /** Dead slots in `order` from `head` on. */
+  private dead = 0;
+  /** Iterations in progress: the order is not compacted under them. */
+  private iterating = 0;
   private snap: IncrementalSnapshot<V, unknown> | undefined;
   evictions = 0;
 
@@ -220,8 +239,7 @@ export class KeyedState<V> {
       return slot.value;
     }
     const value = init();
-    this.map.set(key, this.slot(value));
-    this.evictOverflow();
+    this.add(key, value);
     return value;
   }
 
@@ -234,8 +252,7 @@ export class KeyedState<V> {
       slot.used = true;
       return;
     }
-    this.map.set(key, this.slot(value));
-    this.evictOverflow();
+    this.add(key, value);
   }
 
   /** The group's state without marking it used. Read it; do not change it. */
@@ -244,43 +261,101 @@ export class KeyedState<V> {
   }
 
   delete(key: string): void {
-    if (this.snap) {
-      const slot = this.map.get(key);
-      if (slot) this.snap.preserve(key, slot);
-    }
+    const slot = this.map.get(key);
+    if (slot === undefined) return;
+    this.snap?.preserve(key, slot);
     this.map.delete(key);
+    this.kill(slot);
+    this.compact();
   }
 
-  private slot(value: V): Slot<V> {
+  private add(key: string, value: V): void {
     // A group born during an incremental snapshot is not part of it.
-    return { value, used: false, mark: this.snap?.id ?? 0, index: -1 };
+    const slot: Slot<V> = { key, value, alive: true, used: false, mark: this.snap?.id ?? 0, index: -1 };
+    this.map.set(key, slot);
+    this.order.push(slot);
+    this.evictOverflow();
+  }
+
+  private kill(slot: Slot<V>): void {
+    slot.alive = false;
+    this.dead++;
   }
 
   private evictOverflow(): void {
     while (this.map.size > this.maxKeys) {
-      const [key, slot] = this.map.entries().next().value as [string, Slot<V>];
-      this.snap?.preserve(key, slot);
-      this.map.delete(key);
+      const slot = this.order[this.head++]!;
+      if (!slot.alive) {
+        this.dead--;
+        continue;
+      }
       if (slot.used) {
+        // Second chance: to the back, unmarked (its old place is behind `head` now).
+        this.snap?.preserve(slot.key, slot);
         slot.used = false;
-        this.map.set(key, slot);
-      } else this.evictions++;
+        this.order.push(slot);
+        continue;
+      }
+      this.snap?.preserve(slot.key, slot);
+      this.map.delete(slot.key);
+      slot.alive = false;
+      this.evictions++;
+    }
+    this.compact();
+  }
+
+  /** Drops the dead and the taken part of the order once they outnumber the live slots. */
+  private compact(): void {
+    const waste = this.head + this.dead;
+    if (this.iterating > 0 || waste < 1024 || waste < this.map.size) return;
+    const live: Slot<V>[] = [];
+    for (let i = this.head; i < this.order.length; i++) {
+      const slot = this.order[i]!;
+      if (slot.alive) live.push(slot);
+    }
+    this.order = live;
+    this.head = 0;
+    this.dead = 0;
+  }
+
+  /** Live slots in eviction order; the order is not compacted while this runs. */
+  private *slots(): IterableIterator<Slot<V>> {
+    this.iterating++;
+    try {
+      for (let i = this.head; i < this.order.length; i++) {
+        const slot = this.order[i]!;
+        if (slot.alive) yield slot;
+      }
+    } finally {
+      this.iterating--;
     }
   }
 
   /** Drops every group for which `expired` says so (expired windows, stale sessions); it may change the others. */
   sweep(expired: (value: V, key: string) => boolean): void {
-    for (const [key, slot] of this.map) {
-      this.snap?.preserve(key, slot);
-      if (expired(slot.value, key)) this.map.delete(key);
+    this.iterating++;
+    try {
+      const { order } = this;
+      for (let i = this.head; i < order.length; i++) {
+        const slot = order[i]!;
+        if (!slot.alive) continue;
+        this.snap?.preserve(slot.key, slot);
+        if (expired(slot.value, slot.key)) {
+          this.map.delete(slot.key);
+          this.kill(slot);
+        }
+      }
+    } finally {
+      this.iterating--;
     }
+    this.compact();
   }
 
   /** Every group, to read or change. */
   *entries(): IterableIterator<[string, V]> {
-    for (const [key, slot] of this.map) {
-      this.snap?.preserve(key, slot);
-      yield [key, slot.value];
+    for (const slot of this.slots()) {
+      this.snap?.preserve(slot.key, slot);
+      yield [slot.key, slot.value];
     }
   }
 
@@ -293,14 +368,13 @@ export class KeyedState<V> {
   snapshot<S>(save: (value: V) => S, deferred?: DeferredSnapshot): KeyedSnapshot<S> {
     if (deferred) {
       if (this.snap) throw new Error('a snapshot of this state is already in progress');
-      const snap = new IncrementalSnapshot<V, S>(this.map, save, this.evictions);
+      const snap = new IncrementalSnapshot<V, S>(this.map, this.slots(), save, this.evictions);
       this.snap = snap as IncrementalSnapshot<V, unknown>;
       return { evictions: this.evictions, entries: deferred.register(this, snap) as unknown as [string, S, 1?][] };
     }
-    return {
-      evictions: this.evictions,
-      entries: [...this.map].map(([k, s]): [string, S, 1?] => (s.used ? [k, save(s.value), 1] : [k, save(s.value)])),
-    };
+    const entries: [string, S, 1?][] = [];
+    for (const s of this.slots()) entries.push(s.used ? [s.key, save(s.value), 1] : [s.key, save(s.value)]);
+    return { evictions: this.evictions, entries };
   }
 
   /** Ends the incremental snapshot `snap` (done or given up): changes no longer copy first. */
@@ -310,8 +384,15 @@ export class KeyedState<V> {
 
   restore<S>(snap: KeyedSnapshot<S>, load: (saved: S) => V): void {
     this.map.clear();
+    this.order = [];
+    this.head = 0;
+    this.dead = 0;
     this.evictions = snap.evictions;
-    for (const [k, s, used] of snap.entries) this.map.set(k, { value: load(s), used: used === 1, mark: 0, index: -1 });
+    for (const [key, s, used] of snap.entries) {
+      const slot: Slot<V> = { key, value: load(s), alive: true, used: used === 1, mark: 0, index: -1 };
+      this.map.set(key, slot);
+      this.order.push(slot);
+    }
   }
 }
 

@@ -1,24 +1,30 @@
-import { queryCommand } from './query.js';
-import { replayCommand } from './replay.js';
-import { runCommand } from './run.js';
-import { simulateCommand } from './simulate.js';
-import { testCommand } from './test.js';
-import { validateCommand } from './validate.js';
-
 /** A CLI command: takes its own arguments, returns the process exit code. */
 export type Command = (args: string[]) => Promise<number>;
 
-const commands: Record<string, { run: Command; summary: string }> = {
-  run: { run: runCommand, summary: 'the streaming engine (Kafka in and out; NDJSON file or stdin without Kafka)' },
-  validate: { run: validateCommand, summary: 'load rules and print every diagnostic (--format text|json)' },
-  test: { run: testCommand, summary: "run the rules' inline tests" },
-  replay: { run: replayCommand, summary: 'decode, enrich and evaluate recorded events (NDJSON, gzip too)' },
+/**
+ * Each command's module is imported when the command runs, so a command loads only what it
+ * needs: `validate` never loads Kafka, ClickHouse or the geo data.
+ */
+const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  run: {
+    load: async () => (await import('./run.js')).runCommand,
+    summary: 'the streaming engine (Kafka in and out; NDJSON file or stdin without Kafka)',
+  },
+  validate: {
+    load: async () => (await import('./validate.js')).validateCommand,
+    summary: 'load rules and print every diagnostic (--format text|json)',
+  },
+  test: { load: async () => (await import('./test.js')).testCommand, summary: "run the rules' inline tests" },
+  replay: {
+    load: async () => (await import('./replay.js')).replayCommand,
+    summary: 'decode, enrich and evaluate recorded events (NDJSON, gzip too)',
+  },
   simulate: {
-    run: simulateCommand,
+    load: async () => (await import('./simulate.js')).simulateCommand,
     summary: 'seeded, realistic auth traffic with attacks mixed in (auth0, okta or canonical NDJSON)',
   },
   query: {
-    run: queryCommand,
+    load: async () => (await import('./query.js')).queryCommand,
     summary: 'SQL, or a canned investigation, on the configured ClickHouse (server or embedded)',
   },
 };
@@ -40,7 +46,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await (
+      await command.load()
+    )(rest);
   } catch (err) {
     process.stderr.write(`authwatch ${name}: ${(err as Error).message}\n`);
     return 1;

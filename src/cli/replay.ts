@@ -14,8 +14,8 @@ import { parseTimespan } from '../time/duration.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
 import { durationMs, loadConfig } from '../config/config.js';
-import { DetectionStore } from '../store/detectionStore.js';
-import { StoreWriter } from '../store/storeWriter.js';
+import type { DetectionStore } from '../store/detectionStore.js';
+import type { StoreWriter } from '../store/storeWriter.js';
 import { StopRequest } from './stopRequest.js';
 import { renderText } from './validate.js';
 
@@ -94,6 +94,11 @@ export async function replayCommand(args: string[]): Promise<number> {
   if (values.store) {
     try {
       const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
+      // Loaded only when storing: the ClickHouse clients cost start-up time a plain replay need not pay.
+      const [{ DetectionStore }, { StoreWriter }] = await Promise.all([
+        import('../store/detectionStore.js'),
+        import('../store/storeWriter.js'),
+      ]);
       store = await DetectionStore.open(config.clickhouse);
       writer = new StoreWriter(store, {
         maxRows: config.clickhouse.insert_max_rows ?? 50_000,

@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Reader } from 'mmdb-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthEvent } from '../../../src/events/authEvent.js';
-import { createAsnEnricher, type AsnEnricher } from '../../../src/enrich/asnEnricher.js';
-import { formatIpv4, isPublicIp } from '../../../src/enrich/ipAddress.js';
+import type { IpLocationDbAsn } from '../../../src/enrich/asnEnricher.js';
+import { createAsnEnricher, loadIpLocationDbAsn, type AsnEnricher } from '../../../src/enrich/asnEnricher.js';
+import { formatIpv4, isPublicIp, publicAddress } from '../../../src/enrich/ipAddress.js';
 import { writeMmdb, type MmdbNetwork } from '../../support/mmdbWriter.js';
 
 function event(fields: Partial<AuthEvent> = {}): AuthEvent {
@@ -120,6 +121,68 @@ describe('ASN enricher, offline @ip-location-db/asn data', () => {
       }
       expect(checked).toBeGreaterThan(v6 ? 400 : 1900);
     }
+  });
+});
+
+describe('ASN data, the binary cache beside the package', () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'authwatch-asn-cache-'));
+  afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+  const cacheFile = () =>
+    join(
+      cacheDir,
+      readdirSync(cacheDir).find((f) => f.endsWith('.bin'))!,
+    );
+  // Addresses across both families and the whole space, in and between ranges.
+  const sample: string[] = [];
+  for (let i = 0; i < 4000; i++) sample.push(formatIpv4((i * 1_073_741 + 12_345) >>> 0));
+  for (let i = 0; i < 1000; i++) sample.push(`2${(i % 16).toString(16)}0${i % 10}:${(i * 7919).toString(16)}::${i}`);
+  const answers = (db: { lookup(ip: string): unknown }) => sample.map((ip) => db.lookup(ip));
+
+  it('is written on the first start and read on the next, giving the same answers as the CSVs', () => {
+    const parsed = createAsnEnricher();
+    const first = loadIpLocationDbAsn(cacheDir);
+    expect(readFileSync(cacheFile()).subarray(0, 17).toString()).toBe('authwatch-asn-v1\n');
+    const cached = loadIpLocationDbAsn(cacheDir);
+    expect(cached.rangeCount).toEqual(first.rangeCount);
+    const lookup = (db: IpLocationDbAsn) => ({
+      lookup: (ip: string) => {
+        const addr = publicAddress(ip);
+        return addr ? db.lookup(addr) : null;
+      },
+    });
+    expect(answers(lookup(cached))).toEqual(answers(parsed));
+    expect(answers(parsed).filter(Boolean).length).toBeGreaterThan(2500);
+  });
+
+  it('is what the next start reads: a name changed in it is the name answered', () => {
+    loadIpLocationDbAsn(cacheDir);
+    const bytes = readFileSync(cacheFile());
+    const at = bytes.lastIndexOf('Cloudflare, Inc.');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('Cloudflare, Ink.', at);
+    writeFileSync(cacheFile(), bytes);
+    expect(loadIpLocationDbAsn(cacheDir).lookup(publicAddress('1.1.1.1')!)?.org).toBe('Cloudflare, Ink.');
+  });
+
+  it('is parsed afresh and rewritten when it is damaged or was made from other CSVs', () => {
+    rmSync(cacheFile());
+    loadIpLocationDbAsn(cacheDir);
+    const good = readFileSync(cacheFile());
+    writeFileSync(cacheFile(), good.subarray(0, good.length - 100)); // cut short
+    expect(loadIpLocationDbAsn(cacheDir).lookup(publicAddress('1.1.1.1')!)?.asn).toBe(13335);
+    expect(readFileSync(cacheFile()).length).toBe(good.length);
+    writeFileSync(
+      cacheFile(),
+      Buffer.from(good.toString('latin1').replace(/"source":"[^"]*"/, '"source":"other"'), 'latin1'),
+    );
+    expect(loadIpLocationDbAsn(cacheDir).lookup(publicAddress('8.8.8.8')!)?.asn).toBe(15169);
+    expect(readFileSync(cacheFile()).equals(good)).toBe(true);
+  });
+
+  it('still loads when the cache cannot be written', () => {
+    const file = join(cacheDir, 'not-a-folder');
+    writeFileSync(file, '');
+    expect(loadIpLocationDbAsn(join(file, 'cache')).lookup(publicAddress('8.8.8.8')!)?.asn).toBe(15169);
   });
 });
 

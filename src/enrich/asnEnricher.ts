@@ -7,7 +7,8 @@
  * of text) are parsed once into typed arrays, ~11 MB plus ~5 MB of interned names, and searched
  * by bisection: about 0.3 s at start-up instead of a per-event cost.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Reader } from 'mmdb-lib';
@@ -310,13 +311,20 @@ export function loadIpLocationDbAsn(cacheDir?: string): IpLocationDbAsn {
     // no cache yet
   }
   const db = IpLocationDbAsn.parse(dir, version);
+  // Written aside and renamed into place, so a reader never sees half a file (workers of one
+  // process too, hence the random part).
+  const tmp = `${cache}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     mkdirSync(dirname(cache), { recursive: true });
-    const tmp = `${cache}.${process.pid}.tmp`;
     writeFileSync(tmp, db.toBinary(source));
     renameSync(tmp, cache);
   } catch {
-    // read-only: parse again next time
+    // Read-only, or no folder can be made there: parse again next time, leaving nothing behind.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // there was no tmp file to remove
+    }
   }
   return db;
 }

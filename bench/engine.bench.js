@@ -31,14 +31,19 @@ const PLACES = [
  * refreshing tokens, receiving SMS or push codes), with attacks mixed in: credential
  * stuffing from a few IPs, SMS pumping to premium countries, and a travelling account.
  */
-export function traffic(n, seed = 1) {
+export function traffic(n, seed = 1, { users: userCount = 20_000, ips = userCount } = {}) {
   const rnd = mulberry32(seed);
   const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
-  const users = Array.from({ length: 20_000 }, (_, i) => ({
+  // `ips` home addresses shared by the users (households, offices, carrier NAT), all distinct.
+  const ipOf = (k) =>
+    ips <= 65_536
+      ? `${24 + (k % 150)}.${(k >> 8) & 255}.${k & 255}.${1 + (k % 200)}`
+      : `${24 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}.${1 + (k % 200)}`;
+  const users = Array.from({ length: userCount }, (_, i) => ({
     id: `auth0|${i}`,
     name: `user${i}@example.com`,
     home: PLACES[i % PLACES.length],
-    ip: `${24 + (i % 150)}.${(i >> 8) & 255}.${i & 255}.${1 + (i % 200)}`,
+    ip: ipOf(i % ips),
     device: `dev-${i}`,
   }));
   const out = [];

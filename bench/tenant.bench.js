@@ -73,7 +73,7 @@ export async function run() {
     `${fmt(EVENTS)} decoded and enriched events per stream (the engine bench's traffic mix, ~100 events/s of event time), the whole shipped pack; one run each, so the spread is not shown\n`,
   );
   console.log(
-    '| users | IPs | max_keys_per_rule | events/s | alerts | groups at the end | groups evicted | heap after |',
+    '| users | IPs | max_keys_per_rule | events/s | alerts | groups at the end | groups evicted | heap after (events included) |',
   );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const shape of SHAPES) {

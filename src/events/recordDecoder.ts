@@ -108,6 +108,9 @@ export function createRecordDecoder(options: RecordDecoderOptions = {}): (bytes:
  * counted. One pass over the text, no recursion, stopping at the first level too deep.
  */
 export function deeperThan(text: string, max: number): boolean {
+  // Nesting deeper than `max` needs more than `max` opening brackets: count them first with
+  // the native indexOf (most records have a few dozen) and walk the text only when there are.
+  if (openingBrackets(text, max + 1) <= max) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -121,6 +124,14 @@ export function deeperThan(text: string, max: number): boolean {
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
   }
   return false;
+}
+
+/** How many `{` and `[` the text holds (inside strings too), counting no further than `limit`. */
+function openingBrackets(text: string, limit: number): number {
+  let n = 0;
+  for (let i = text.indexOf('{'); i >= 0 && n < limit; i = text.indexOf('{', i + 1)) n++;
+  for (let i = text.indexOf('['); i >= 0 && n < limit; i = text.indexOf('[', i + 1)) n++;
+  return n;
 }
 
 /** A number literal of 16 or more digits after `:`, `[` or `,`: the cheap test before the exact scan. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DECODE_ERROR_KINDS, DecodeError } from '../../../src/events/decodeError.js';
 import type { Decoder } from '../../../src/events/decoder.js';
 import { Ingest } from '../../../src/events/ingest.js';
-import { createRecordDecoder, DECODERS } from '../../../src/events/recordDecoder.js';
+import { createRecordDecoder, DECODERS, deeperThan } from '../../../src/events/recordDecoder.js';
 
 /**
  * Every input, however broken, ends as a canonical event or a typed decode error: no
@@ -259,6 +259,32 @@ describe('nesting', () => {
     expect(r.ok ? 'event' : r.error.kind).toBe('too_deep');
     const deep = createRecordDecoder({ now: () => NOW })(record(nested(5000)));
     expect(deep.ok ? 'event' : deep.error.kind).toBe('too_deep');
+  });
+
+  it('finds the same depth as a plain scan of every character, however many brackets', () => {
+    const plain = (text: string, max: number) => {
+      let depth = 0;
+      let inString = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+          if (c === '\\') i++;
+          else if (c === '"') inString = false;
+        } else if (c === '"') inString = true;
+        else if (c === '{' || c === '[') {
+          if (++depth > max) return true;
+        } else if (c === '}' || c === ']') depth--;
+      }
+      return false;
+    };
+    const piece = fc.constantFrom('{', '[', '}', ']', '"', '\\', 'a', ':', ',');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 300 }), fc.integer({ min: 1, max: 40 }), (pieces, max) => {
+        const text = pieces.join('');
+        expect(deeperThan(text, max)).toBe(plain(text, max));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('counts only brackets that are structure, not those inside strings', () => {

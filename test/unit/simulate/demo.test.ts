@@ -1,10 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import type { Alert } from '../../../src/engine/alert.js';
 import { alertLine, RunTally } from '../../../src/simulate/demo.js';
+import { captureOutput } from '../../support/capture.js';
 
 const alert: Alert = {
   alert_id: 'a1',
@@ -56,41 +57,25 @@ describe('what a run without Kafka shows', () => {
 });
 
 describe('authwatch run with no input configured', () => {
-  let out = '';
-  let err = '';
-  beforeEach(() => {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      out += String(chunk);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      err += String(chunk);
-      return true;
-    });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
+  const io = captureOutput();
 
   it('plays the simulated default scenario and says which attacks it caught', async () => {
     const config = join(mkdtempSync(join(tmpdir(), 'authwatch-demo-')), 'authwatch.yaml');
     writeFileSync(config, 'log_level: silent\nclickhouse: {enabled: false}\n');
     expect(await main(['run', '--config', config, '--speed', '0'])).toBe(0);
-    const alerts = out
+    const alerts = io.out
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Alert); // not a terminal: NDJSON
     expect(alerts.length).toBeGreaterThan(12);
-    expect(err).toContain('injected attacks caught: 12 of 12');
-    expect(err).not.toContain('MISSED');
-    expect(err).toContain('alerts about benign traffic (no injected attack): 0');
-    expect(err).not.toContain('look closer'); // nothing was stored
+    expect(io.err).toContain('injected attacks caught: 12 of 12');
+    expect(io.err).not.toContain('MISSED');
+    expect(io.err).toContain('alerts about benign traffic (no injected attack): 0');
+    expect(io.err).not.toContain('look closer'); // nothing was stored
   });
 
   it('refuses a bad --speed', async () => {
     expect(await main(['run', '--speed', 'fast'])).toBe(2);
-    expect(err).toContain('--speed must be a number');
+    expect(io.err).toContain('--speed must be a number');
   });
 });

@@ -1,11 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import type { Alert } from '../../../src/engine/alert.js';
 import { Pacer } from '../../../src/simulate/pace.js';
 import { ATTACK_KINDS, type GroundTruth } from '../../../src/simulate/simulate.js';
+import { captureOutput } from '../../support/capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'authwatch-scenario-'));
 const file = (name: string, text: string) => {
@@ -20,23 +21,7 @@ const ndjson = <T>(text: string): T[] =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as T);
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const io = captureOutput();
 
 const SCENARIO = `# A small tenant on Okta: a stuffing run too small to alert on, then a real one
 seed: 5
@@ -81,7 +66,7 @@ describe('authwatch simulate --scenario', () => {
     expect(records[0]!.eventType).toBeDefined(); // the file's format: Okta
     const pumped = records.filter((r) => r.debugContext.debugData.phoneNumber?.startsWith('+6290'));
     expect(pumped).toHaveLength(25);
-    expect(err).toContain('of 200 user(s) over 6 h (okta, seed 5); 4 attack(s)');
+    expect(io.err).toContain('of 200 user(s) over 6 h (okta, seed 5); 4 attack(s)');
   });
 
   it('takes options given on the command line over the file’s, and --attack adds to its attacks', async () => {
@@ -102,7 +87,7 @@ describe('authwatch simulate --scenario', () => {
         events,
       ]),
     ).toBe(0);
-    expect(err).toContain('(canonical, seed 9); 5 attack(s)');
+    expect(io.err).toContain('(canonical, seed 9); 5 attack(s)');
     expect(ndjson<GroundTruth>(readFileSync(`${events}.truth.ndjson`, 'utf8')).at(-1)!.kind).toBe('mfa_fatigue');
   });
 
@@ -110,11 +95,11 @@ describe('authwatch simulate --scenario', () => {
     const scenario = file('threshold.yaml', SCENARIO);
     const config = file('quiet.yaml', 'log_level: silent\nclickhouse: {enabled: false}\n');
     expect(await main(['run', '--config', config, '--scenario', scenario, '--speed', '0'])).toBe(0);
-    const alerts = ndjson<Alert>(out);
+    const alerts = ndjson<Alert>(io.out);
     expect(alerts.some((a) => a.rule_title === 'Credential stuffing from one IP')).toBe(true);
-    expect(err).toContain('injected attacks caught: 3 of 4');
-    expect(err).toMatch(/MISSED {2}credential_stuffing\n {2}caught {2}credential_stuffing/);
-    expect(err).toContain('alerts about benign traffic (no injected attack): 0');
+    expect(io.err).toContain('injected attacks caught: 3 of 4');
+    expect(io.err).toMatch(/MISSED {2}credential_stuffing\n {2}caught {2}credential_stuffing/);
+    expect(io.err).toContain('alerts about benign traffic (no injected attack): 0');
   });
 
   it('reports every problem of a scenario file with its line and column, and writes nothing', async () => {
@@ -136,11 +121,11 @@ describe('authwatch simulate --scenario', () => {
       ].join('\n'),
     );
     expect(await main(['simulate', '--scenario', scenario])).toBe(2);
-    expect(out).toBe('');
-    expect(err).toContain(`Invalid scenario in ${scenario}:`);
-    expect(err).toContain(`${scenario}:1:7: seed: must be >= 0`);
-    expect(err).toContain(`${scenario}:4:11: attacks.0.kind: must be one of "credential_stuffing"`);
-    expect(err).toContain(`${scenario}:10:5: attacks.3: unknown key \`attacker\``);
+    expect(io.out).toBe('');
+    expect(io.err).toContain(`Invalid scenario in ${scenario}:`);
+    expect(io.err).toContain(`${scenario}:1:7: seed: must be >= 0`);
+    expect(io.err).toContain(`${scenario}:4:11: attacks.0.kind: must be one of "credential_stuffing"`);
+    expect(io.err).toContain(`${scenario}:10:5: attacks.3: unknown key \`attacker\``);
     // The rest once the form is right.
     const second = file(
       'broken2.yaml',
@@ -155,23 +140,23 @@ describe('authwatch simulate --scenario', () => {
         '',
       ].join('\n'),
     );
-    err = '';
+    io.clear();
     expect(await main(['simulate', '--scenario', second])).toBe(2);
-    expect(err).toContain(`${second}:1:8: start: must be an ISO 8601 time`);
-    expect(err).toContain(`${second}:4:11: attacks.0.size: impossible_travel takes no size`);
-    expect(err).toContain(`${second}:6:14: attacks.1.country: only sms_pumping takes a country`);
-    expect(err).toContain(`${second}:7:9: attacks.1.at: \`soon\` is neither a time after the start`);
+    expect(io.err).toContain(`${second}:1:8: start: must be an ISO 8601 time`);
+    expect(io.err).toContain(`${second}:4:11: attacks.0.size: impossible_travel takes no size`);
+    expect(io.err).toContain(`${second}:6:14: attacks.1.country: only sms_pumping takes a country`);
+    expect(io.err).toContain(`${second}:7:9: attacks.1.at: \`soon\` is neither a time after the start`);
   });
 
   it('refuses an attack that would begin outside the stream, and a file that is not YAML', async () => {
     const late = file('late.yaml', 'hours: 2\nattacks:\n  - kind: brute_force\n    at: 3h\n');
     expect(await main(['simulate', '--scenario', late])).toBe(2);
-    expect(err).toContain('Attack 1 (brute_force) begins at 2026-11-02T03:00:00.000Z, outside the simulated 2 h');
+    expect(io.err).toContain('Attack 1 (brute_force) begins at 2026-11-02T03:00:00.000Z, outside the simulated 2 h');
     const bad = file('bad.yaml', 'attacks: [kind: brute_force\n');
     expect(await main(['simulate', '--scenario', bad])).toBe(2);
-    expect(err).toMatch(new RegExp(`The scenario file is not valid YAML:\\n {2}- ${bad}:\\d+:\\d+`));
+    expect(io.err).toMatch(new RegExp(`The scenario file is not valid YAML:\\n {2}- ${bad}:\\d+:\\d+`));
     expect(await main(['run', '--scenario', join(dir, 'missing.yaml')])).toBe(2);
-    expect(err).toContain('Cannot read scenario file');
+    expect(io.err).toContain('Cannot read scenario file');
   });
 
   it('names the same attack kinds in its schema as the simulator injects', () => {

@@ -6,7 +6,8 @@ import { createKafkaClient, type KafkaProducer, type OutgoingRecord } from '../k
 import { ConfigError } from '../errors.js';
 import { formatRecords, SIM_FORMATS, type SimFormat } from '../simulate/formats.js';
 import { Pacer } from '../simulate/pace.js';
-import { loadScenario, parseTime, placeAttacks, type Scenario } from '../simulate/scenario.js';
+import { loadScenario, placeAttacks, type Scenario } from '../simulate/scenario.js';
+import { parseIsoTime } from '../time/iso.js';
 import { ATTACK_KINDS, DEFAULT_START, simulate, type AttackKind, type AttackSpec } from '../simulate/simulate.js';
 
 const USAGE = `usage: authwatch simulate [--scenario FILE] [--seed N] [--format auth0|okta|canonical]
@@ -90,7 +91,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     else if ((ATTACK_KINDS as readonly string[]).includes(kind)) kinds.push(kind as AttackKind);
     else problems.push(`--attack: \`${kind}\` is not an attack kind (${ATTACK_KINDS.join(', ')}, or all).`);
   }
-  const start = values.start === undefined ? (scenario.start ?? DEFAULT_START) : (parseTime(values.start) ?? NaN);
+  const start = values.start === undefined ? (scenario.start ?? DEFAULT_START) : (parseIsoTime(values.start) ?? NaN);
   if (!Number.isFinite(start)) problems.push('--start must be an ISO 8601 time, such as 2026-11-02T00:00:00Z.');
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) problems.push('--rate must be a positive number of records per second.');

@@ -5,6 +5,7 @@ import { isSupportedCountry } from 'libphonenumber-js/min';
 import { dedupeErrors, describeError, readYamlMapping } from '../config/yamlFile.js';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from '../time/duration.js';
+import { parseIsoTime } from '../time/iso.js';
 import type { SimFormat } from './formats.js';
 import { ATTACK_SHAPES, type AttackKind, type AttackSpec } from './simulate.js';
 
@@ -16,7 +17,7 @@ export interface Scenario {
   /** Epoch ms. */
   start?: number;
   format?: SimFormat;
-  /** `at` is still relative (ms after the start) or absolute; `place` resolves it. */
+  /** `at` is still relative (ms after the start) or absolute; `placeAttacks` resolves it. */
   attacks: ScenarioAttack[];
 }
 
@@ -50,7 +51,7 @@ export function loadScenario(file: string): Scenario {
     format?: SimFormat;
     attacks?: { kind: AttackKind; at?: string; size?: number; every?: string; country?: string }[];
   };
-  const start = doc.start === undefined ? undefined : parseTime(doc.start);
+  const start = doc.start === undefined ? undefined : parseIsoTime(doc.start);
   if (start === undefined && doc.start !== undefined)
     problem(['start'], 'must be an ISO 8601 time, such as 2026-11-02T00:00:00Z');
   const attacks = (doc.attacks ?? []).map((a, i): ScenarioAttack => {
@@ -63,7 +64,7 @@ export function loadScenario(file: string): Scenario {
     let at: ScenarioAttack['at'];
     if (a.at !== undefined) {
       const after = parseDuration(a.at);
-      const time = after === undefined ? parseTime(a.at) : undefined;
+      const time = after === undefined ? parseIsoTime(a.at) : undefined;
       if (after !== undefined) at = { after };
       else if (time !== undefined) at = { time };
       else
@@ -104,14 +105,6 @@ export function placeAttacks(attacks: readonly ScenarioAttack[], start: number, 
       );
     return { ...rest, at: t };
   });
-}
-
-/** An ISO 8601 time with a date, read as UTC when it names no offset. */
-export function parseTime(text: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return undefined;
-  const withZone = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) || !text.includes('T') ? text : `${text}Z`;
-  const t = Date.parse(withZone);
-  return Number.isFinite(t) ? t : undefined;
 }
 
 function scenarioError(file: string, problems: string[]): ConfigError {

@@ -7,6 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          globalSetup: ['test/support/warmTables.ts'],
         },
       },
       {
@@ -21,7 +22,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           // Fails the whole run, loudly, when Kafka or ClickHouse cannot be reached.
-          globalSetup: ['test/integration/globalSetup.ts'],
+          globalSetup: ['test/support/warmTables.ts', 'test/integration/globalSetup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

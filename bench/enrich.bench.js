@@ -1,4 +1,4 @@
-// Enrichment: geo (geoip-lite) and ASN (offline @ip-location-db/asn CSV) lookups over 100,000
+// Enrichment: geo (geoip-lite data through the compact geo table) and ASN (offline @ip-location-db/asn) lookups over 100,000
 // events whose addresses repeat the way a login stream's do (a few hot addresses, a long tail):
 // drawn with Zipf-like weights from 28,000 public addresses (15 % IPv6), of which ~20,000 turn
 // up, plus 5 % of events from private addresses. Database load time and memory are measured in fresh child processes so that neither
@@ -120,8 +120,8 @@ export async function run() {
   console.log('| database | module import ms | load ms | RSS MB | V8 heap MB | off-heap (external) MB |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const [name, f] of [
-    ['geoip-lite (GeoLite2 City)', geoLoad],
-    ['@ip-location-db/asn CSV', asnLoad],
+    ['geo table (geoip-lite GeoLite2 City, cached)', geoLoad],
+    ['ASN tables (@ip-location-db/asn, cached)', asnLoad],
   ]) {
     console.log(
       `| ${name} | ${f.importMs.toFixed(0)} | ${f.loadMs.toFixed(0)} | ${mb(f.rss)} | ${mb(f.heap)} | ${mb(f.external)} |`,

@@ -120,7 +120,7 @@ export async function run() {
   );
   console.log(`| decode + geo + ASN enrichment | ${fmt(full.median)} | ${fmt(full.min)} | ${fmt(full.max)} |`);
   console.log(
-    `\nstart-up: geoip-lite ${fmt(geoLoad.ms)} ms (+${fmt(geoLoad.mb)} MB heap; its data buffers are off-heap), ASN database ${fmt(asnLoad.ms)} ms (+${fmt(asnLoad.mb)} MB heap)`,
+    `\nstart-up: geo table ${fmt(geoLoad.ms)} ms (+${fmt(geoLoad.mb)} MB heap; its arrays are off-heap), ASN database ${fmt(asnLoad.ms)} ms (+${fmt(asnLoad.mb)} MB heap)`,
   );
   console.log(`geo cache after the runs: ${fmt(geo.stats.hits)} hits, ${fmt(geo.stats.misses)} misses`);
 }

@@ -4,17 +4,18 @@
  * Two databases: a MaxMind-format one (GeoLite2-ASN or anything with the same record layout)
  * when the deployment has one, else the offline RouteViews/RIR/DB-IP data shipped by the
  * pinned npm package `@ip-location-db/asn`. Its CSVs (412k IPv4 and 103k IPv6 ranges, 32 MB
- * of text) are parsed once into typed arrays, ~11 MB plus ~5 MB of interned names, and searched
- * by bisection: about 0.3 s at start-up instead of a per-event cost.
+ * of text) are parsed once into typed arrays, ~11 MB plus ~2 MB of interned names, and searched
+ * by bisection. The parse (about half a second) happens once: later starts read the tables
+ * back from their cache file (`tableFile.ts`) in milliseconds.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Reader } from 'mmdb-lib';
 import type { AuthEvent } from '../events/authEvent.js';
 import type { Enricher } from './enricher.js';
 import { formatIpv4, formatIpv6Full, ipv6High, ipv6Low, publicAddress, type PublicAddress } from './ipAddress.js';
+import { cachedTable, cacheDirOf, dataSource, NameList, type Tables } from './tableFile.js';
 
 export interface AsnEnricherOptions {
   /**
@@ -104,7 +105,7 @@ function openMmdb(path: string): AsnDatabase {
  */
 export class IpLocationDbAsn implements AsnDatabase {
   readonly name: string;
-  private readonly orgNames: string[];
+  private readonly orgNames: NameList;
   private readonly v4: { starts: Uint32Array; ends: Uint32Array; asns: Uint32Array; orgs: Uint32Array };
   private readonly v6: {
     startHi: BigUint64Array;
@@ -115,7 +116,7 @@ export class IpLocationDbAsn implements AsnDatabase {
     orgs: Uint32Array;
   };
 
-  constructor(name: string, orgNames: string[], v4: IpLocationDbAsn['v4'], v6: IpLocationDbAsn['v6']) {
+  constructor(name: string, orgNames: NameList, v4: IpLocationDbAsn['v4'], v6: IpLocationDbAsn['v6']) {
     this.name = name;
     this.orgNames = orgNames;
     this.v4 = v4;
@@ -139,83 +140,51 @@ export class IpLocationDbAsn implements AsnDatabase {
     const v6 = readRanges(join(dir, 'asn-ipv6-num.csv'), intern, true);
     return new IpLocationDbAsn(
       `@ip-location-db/asn@${version}`,
-      orgNames,
+      NameList.of(orgNames),
       { starts: v4.starts4, ends: v4.ends4, asns: v4.asns, orgs: v4.orgs },
       { startHi: v6.startHi, startLo: v6.startLo, endHi: v6.endHi, endLo: v6.endLo, asns: v6.asns, orgs: v6.orgs },
     );
   }
 
-  /**
-   * The parsed database as one buffer: a header line (the source it was parsed from, the
-   * counts), then the typed arrays as they are in memory, 8-byte aligned, then the names.
-   * Reading it back is a few views and one split, instead of parsing 32 MB of CSV.
-   */
-  toBinary(source: string): Buffer {
-    const arrays = [this.v4.starts, this.v4.ends, this.v4.asns, this.v4.orgs, ...v6Arrays(this.v6)];
-    const names = Buffer.from(this.orgNames.join('\n'), 'utf8');
-    const header = Buffer.from(
-      `${CACHE_MAGIC}${JSON.stringify({ source, name: this.name, v4: this.v4.asns.length, v6: this.v6.asns.length, names: names.length, le: LITTLE_ENDIAN })}\n`,
-    );
-    const parts: Buffer[] = [header];
-    let size = header.length;
-    for (const a of arrays) {
-      const pad = (8 - (size % 8)) % 8;
-      parts.push(Buffer.alloc(pad), Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-      size += pad + a.byteLength;
-    }
-    parts.push(names);
-    return Buffer.concat(parts);
+  /** The database as the tables of its cache file (`tableFile.ts`). */
+  toTables(): Tables {
+    const { ends, bytes } = this.orgNames.parts;
+    return {
+      head: { name: this.name },
+      arrays: [this.v4.starts, this.v4.ends, this.v4.asns, this.v4.orgs, ...v6Arrays(this.v6), ends],
+      tail: bytes,
+    };
   }
 
-  /** The database of `toBinary`, or undefined when `buf` is no such file or was made from another `source`. */
-  static fromBinary(buf: Buffer, source: string): IpLocationDbAsn | undefined {
-    if (buf.toString('latin1', 0, CACHE_MAGIC.length) !== CACHE_MAGIC) return undefined;
-    const eol = buf.indexOf(LF, CACHE_MAGIC.length);
-    if (eol < 0) return undefined;
-    let head: { source?: unknown; name?: unknown; v4?: unknown; v6?: unknown; names?: unknown; le?: unknown };
-    try {
-      head = JSON.parse(buf.toString('utf8', CACHE_MAGIC.length, eol)) as typeof head;
-    } catch {
-      return undefined;
-    }
-    const { v4, v6, names, name } = head;
-    if (head.source !== source || head.le !== LITTLE_ENDIAN || typeof name !== 'string') return undefined;
-    if (!Number.isSafeInteger(v4) || !Number.isSafeInteger(v6) || !Number.isSafeInteger(names)) return undefined;
-    const n4 = v4 as number;
-    const n6 = v6 as number;
-    // Copied out of the file's buffer, so every view is aligned and the buffer can go.
-    let at = eol + 1;
-    const take = <T>(make: (b: ArrayBuffer) => T, bytes: number): T | undefined => {
-      at += (8 - (at % 8)) % 8;
-      if (at + bytes > buf.length) return undefined;
-      const copy = new ArrayBuffer(bytes);
-      buf.copy(new Uint8Array(copy), 0, at, at + bytes);
-      at += bytes;
-      return make(copy);
-    };
-    const u32 = (n: number) => take((b) => new Uint32Array(b), n * 4);
-    const u64 = (n: number) => take((b) => new BigUint64Array(b), n * 8);
-    const starts = u32(n4);
-    const ends = u32(n4);
-    const asns4 = u32(n4);
-    const orgs4 = u32(n4);
-    const startHi = u64(n6);
-    const startLo = u64(n6);
-    const endHi = u64(n6);
-    const endLo = u64(n6);
-    const asns6 = u32(n6);
-    const orgs6 = u32(n6);
-    if (!starts || !ends || !asns4 || !orgs4 || !startHi || !startLo || !endHi || !endLo || !asns6 || !orgs6)
-      return undefined;
-    if (at + (names as number) !== buf.length) return undefined;
-    const orgNames = buf.toString('utf8', at).split('\n');
-    const maxOrg = Math.max(0, ...[orgs4, orgs6].map((o) => o.reduce((m, x) => (x > m ? x : m), 0)));
-    if (maxOrg >= orgNames.length) return undefined;
+  /** The database of `toTables`, or undefined when the tables are not one. */
+  static fromTables(tables: Tables): IpLocationDbAsn | undefined {
+    const { head, arrays, tail } = tables;
+    if (typeof head.name !== 'string' || arrays.length !== 11) return undefined;
+    const [starts, ends, asns4, orgs4, startHi, startLo, endHi, endLo, asns6, orgs6, nameEnds] = arrays;
+    const u32 = [starts, ends, asns4, orgs4, asns6, orgs6];
+    const u64 = [startHi, startLo, endHi, endLo];
+    if (!u32.every((a) => a instanceof Uint32Array) || !u64.every((a) => a instanceof BigUint64Array)) return undefined;
+    if (u32.slice(0, 4).some((a) => a!.length !== starts!.length)) return undefined;
+    if ([...u64, asns6!, orgs6!].some((a) => a.length !== asns6!.length)) return undefined;
+    const orgNames = NameList.read(nameEnds, tail);
+    if (!orgNames) return undefined;
     return new IpLocationDbAsn(
-      name,
+      head.name,
       orgNames,
-      { starts, ends, asns: asns4, orgs: orgs4 },
-      { startHi, startLo, endHi, endLo, asns: asns6, orgs: orgs6 },
+      {
+        starts: starts as Uint32Array,
+        ends: ends as Uint32Array,
+        asns: asns4 as Uint32Array,
+        orgs: orgs4 as Uint32Array,
+      },
+      {
+        startHi: startHi as BigUint64Array,
+        startLo: startLo as BigUint64Array,
+        endHi: endHi as BigUint64Array,
+        endLo: endLo as BigUint64Array,
+        asns: asns6 as Uint32Array,
+        orgs: orgs6 as Uint32Array,
+      },
     );
   }
 
@@ -235,8 +204,10 @@ export class IpLocationDbAsn implements AsnDatabase {
       ({ asns, orgs } = this.v6);
     }
     if (i < 0) return null;
-    const org = this.orgNames[orgs[i]!]!;
-    return PLACEHOLDER_ORGS.has(org) ? { asn: asns[i]! } : { asn: asns[i]!, org };
+    // An index past the names (a damaged cache file; not checked at load, which would read
+    // every row on every start) is a network without a name.
+    const org = this.orgNames.get(orgs[i]!);
+    return org === undefined || PLACEHOLDER_ORGS.has(org) ? { asn: asns[i]! } : { asn: asns[i]!, org };
   }
 
   /** Index of the range holding `key`, or -1: the last range starting at or before it, if it reaches that far. */
@@ -295,42 +266,18 @@ export function loadIpLocationDbAsn(cacheDir?: string): IpLocationDbAsn {
   const dir = dirname(pkgPath);
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version?: string };
   const version = pkg.version ?? 'unknown';
-  // What the cache was made from: the version and each CSV's size and modification time.
-  const source = [
-    version,
-    ...['asn-ipv4-num.csv', 'asn-ipv6-num.csv'].map((f) => {
-      const st = statSync(join(dir, f));
-      return `${f}:${st.size}:${Math.trunc(st.mtimeMs)}`;
-    }),
-  ].join(' ');
-  const cache = join(cacheDir ?? join(dir, '..', '..', '.cache', 'authwatch'), `asn-${version}.bin`);
-  try {
-    const db = IpLocationDbAsn.fromBinary(readFileSync(cache), source);
-    if (db) return db;
-  } catch {
-    // no cache yet
-  }
-  const db = IpLocationDbAsn.parse(dir, version);
-  // Written aside and renamed into place, so a reader never sees half a file (workers of one
-  // process too, hence the random part).
-  const tmp = `${cache}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    mkdirSync(dirname(cache), { recursive: true });
-    writeFileSync(tmp, db.toBinary(source));
-    renameSync(tmp, cache);
-  } catch {
-    // Read-only, or no folder can be made there: parse again next time, leaving nothing behind.
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // there was no tmp file to remove
-    }
-  }
-  return db;
+  const source = dataSource(version, dir, ['asn-ipv4-num.csv', 'asn-ipv6-num.csv']);
+  return cachedTable({
+    file: join(cacheDir ?? cacheDirOf(pkgPath), `asn-v2-${version}.bin`),
+    magic: CACHE_MAGIC,
+    source,
+    decode: (tables) => IpLocationDbAsn.fromTables(tables),
+    build: () => IpLocationDbAsn.parse(dir, version),
+    encode: (db) => db.toTables(),
+  });
 }
 
-const CACHE_MAGIC = 'authwatch-asn-v1\n';
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const CACHE_MAGIC = 'authwatch-asn-v2\n';
 
 function v6Arrays(v6: IpLocationDbAsn['v6']): (Uint32Array | BigUint64Array)[] {
   return [v6.startHi, v6.startLo, v6.endHi, v6.endLo, v6.asns, v6.orgs];

@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
-import type * as GeoipLite from 'geoip-lite';
 import haversine from 'haversine-distance';
 import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js/min';
 import { createAsnEnricher, type AsnEnricher } from '../enrich/asnEnricher.js';
+import { createGeoEnricher, type GeoEnricher } from '../enrich/geoEnricher.js';
 
 /**
  * Seeded auth traffic of a tenant: users with a home, a device, an MFA method and sessions
@@ -169,19 +168,19 @@ export function prng(seed: number): () => number {
   };
 }
 
-let geoip: typeof GeoipLite | undefined;
+let geo: GeoEnricher | undefined;
 let asnDb: AsnEnricher | undefined;
 
 /**
- * An address geoip-lite places in `country` and the ASN data knows the network of, by a seeded
+ * An address geo enrichment places in `country` and the ASN data knows the network of, by a seeded
  * walk over the address space, so the places the records state and the ones enrichment finds
  * agree, and a session's network can be followed.
  */
 export function addressIn(country: string, rnd: () => number): string {
-  geoip ??= createRequire(import.meta.url)('geoip-lite') as typeof GeoipLite;
+  geo ??= createGeoEnricher({ cacheSize: 0 });
   for (let i = 0; i < 5_000_000; i++) {
     const ip = `${1 + Math.floor(rnd() * 222)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`;
-    if (geoip.lookup(ip)?.country === country && (asnDb ??= createAsnEnricher()).lookup(ip) !== null) return ip;
+    if (geo.lookup(ip)?.country === country && (asnDb ??= createAsnEnricher()).lookup(ip) !== null) return ip;
   }
   throw new Error(`no address found in ${country}`);
 }

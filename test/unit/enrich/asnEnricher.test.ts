@@ -141,7 +141,7 @@ describe('ASN data, the binary cache beside the package', () => {
   it('is written on the first start and read on the next, giving the same answers as the CSVs', () => {
     const parsed = createAsnEnricher();
     const first = loadIpLocationDbAsn(cacheDir);
-    expect(readFileSync(cacheFile()).subarray(0, 17).toString()).toBe('authwatch-asn-v1\n');
+    expect(readFileSync(cacheFile()).subarray(0, 17).toString()).toBe('authwatch-asn-v2\n');
     const cached = loadIpLocationDbAsn(cacheDir);
     expect(cached.rangeCount).toEqual(first.rangeCount);
     const lookup = (db: IpLocationDbAsn) => ({

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.services/', 'services/target/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', '.services/', 'services/target/', 'coverage/', 'src/**/*.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -80,7 +80,7 @@ export async function replayCommand(args: string[]): Promise<number> {
 
   let engine: Engine | undefined;
   if (values.rules?.length) {
-    const set = loadRulesWithValues(values.rules, values.values);
+    const set = loadRulesWithValues(values.rules, values.values, { inlineTests: false });
     if (set.diagnostics.errorCount > 0) {
       process.stderr.write(renderText(set));
       return 1;

@@ -106,6 +106,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const logger = createLogger({ level: config.log_level });
   const paths = config.rules.paths.map((p) => (p === 'detections' && !existsSync(p) ? SHIPPED_DETECTIONS : p));
   const rules = loadRulesWithValues(paths, config.rules.values, {
+    inlineTests: false,
     regexBudgetMs: durationMs(config.engine.regex_budget),
     regexRecordBudgetMs: durationMs(config.engine.regex_budget_per_record),
   });

@@ -114,10 +114,14 @@ export function configSchema(): JsonSchema {
 function compiledSchema(): { schema: JsonSchema; validate: ReturnType<Ajv['compile']> } {
   if (!compiled) {
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as JsonSchema;
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false }).addFormat('bounded-duration', {
-      type: 'string',
-      validate: (s: string) => !tooLong(s),
-    });
+    // validateSchema: the schema is checked by test/unit/schemas.test.ts, not at every start.
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, validateSchema: false }).addFormat(
+      'bounded-duration',
+      {
+        type: 'string',
+        validate: (s: string) => !tooLong(s),
+      },
+    );
     compiled = { schema, validate: ajv.compile(schema) };
   }
   return compiled;

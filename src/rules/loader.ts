@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import type * as AjvModule from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { closest, Diagnostics, type Span } from './diagnostics.js';
 import { correlationKinds } from './correlations/registry.js';
@@ -39,6 +41,11 @@ export interface LoadOptions {
   regexRecordBudgetMs?: number;
   /** Files that are not rules even where they sit among them (the values file): skipped. */
   exclude?: readonly string[];
+  /**
+   * Whether to read the rules' inline `tests:` (default true). Commands that only run rules
+   * (`run`, `replay`) leave them unparsed, and so unchecked: they are most of a rule file's text.
+   */
+  inlineTests?: boolean;
 }
 
 /** Everything loaded from a set of paths, with every problem found on the way. */
@@ -87,11 +94,27 @@ const DATE = /^\d{4}[-/]\d{2}[-/]\d{2}$/;
 const TAG = /^[a-z0-9_-]+\.[a-z0-9._-]+$/i;
 
 const extensionSchemaPath = fileURLToPath(new URL('../../schemas/rule-extensions.schema.json', import.meta.url));
-const ajv = new Ajv({ allErrors: true, strict: false }).addFormat('bounded-duration', {
-  type: 'string',
-  validate: (s: string) => !tooLong(s),
-});
-const validateExtensions = ajv.compile(JSON.parse(readFileSync(extensionSchemaPath, 'utf8')) as object);
+
+let checks: { ajv: Ajv; extensions: ValidateFunction } | undefined;
+
+/**
+ * The checks of extension attributes and correlation parameters, made when the first rule
+ * needs them: loading ajv and compiling the schema costs ~30 ms that a command loading no
+ * rules need not pay. The schema itself is checked against the JSON Schema meta-schema by a
+ * unit test (test/unit/schemas.test.ts), not at every start: compiling the meta-schema took
+ * 25 ms.
+ */
+function ruleChecks(): { ajv: Ajv; extensions: ValidateFunction } {
+  if (!checks) {
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
+    const ajv = new AjvClass({ allErrors: true, strict: false, validateSchema: false }).addFormat('bounded-duration', {
+      type: 'string',
+      validate: (s: string) => !tooLong(s),
+    });
+    checks = { ajv, extensions: ajv.compile(JSON.parse(readFileSync(extensionSchemaPath, 'utf8')) as object) };
+  }
+  return checks;
+}
 
 /** Lists the rule files under the given paths: .yml and .yaml files, directories recursively, sorted. */
 export function listRuleFiles(
@@ -138,7 +161,7 @@ export function loadRules(paths: readonly string[], options: LoadOptions = {}): 
   const files: SourceFile[] = [];
   for (const path of listRuleFiles(paths, diagnostics, options.exclude)) {
     try {
-      files.push(new SourceFile(path, readFileSync(path, 'utf8')));
+      files.push(new SourceFile(path, readFileSync(path, 'utf8'), { inlineTests: options.inlineTests }));
     } catch (err) {
       diagnostics.add('AW1002', `Cannot read ${path}: ${(err as Error).message}.`, fileStart(path));
     }
@@ -148,7 +171,7 @@ export function loadRules(paths: readonly string[], options: LoadOptions = {}): 
 
 /** Loads rules from text already in memory (tests, the API). */
 export function loadRuleText(path: string, text: string, options: LoadOptions = {}): RuleSet {
-  return loadSources([new SourceFile(path, text)], new Diagnostics(), options);
+  return loadSources([new SourceFile(path, text, { inlineTests: options.inlineTests })], new Diagnostics(), options);
 }
 
 function fileStart(path: string): Span {
@@ -547,6 +570,7 @@ function compileExtensions(c: Collected, diagnostics: Diagnostics, rule: string)
     if (entry) subset[key] = toJs(entry.value);
   }
   const ext: Extensions = { response: [], mode: 'monitor', tests: [] };
+  const validateExtensions = ruleChecks().extensions;
   if (!validateExtensions(subset)) {
     for (const e of pruneOneOf(validateExtensions.errors ?? [])) {
       const { node, path } = nodeAt(c.map, e.instancePath);
@@ -596,6 +620,7 @@ function pruneOneOf(errors: ErrorObject[]): ErrorObject[] {
 
 /** What is wrong with the value of a correlation parameter, in a sentence, or undefined when it fits its schema. */
 export function paramProblem(key: string, schema: unknown, value: unknown): string | undefined {
+  const { ajv } = ruleChecks();
   if (ajv.validate({ type: 'object', properties: { [key]: schema } }, { [key]: value })) return undefined;
   return `\`${key}\` ${describeAjv(ajv.errors![0]!)}.`;
 }
@@ -1148,10 +1173,10 @@ function link(
 /**
  * A rule's uid is its `id`; a rule without one gets an id derived from what it says, never
  * from where it sits, so moving or renaming its file keeps its alerts' ids: a UUID (version
- * 8) hashed from the document's content (comments and layout aside) and, for a correlation,
- * from the uids of the rules it resolved to (the same `rules: [selected_events]` means a
- * different rule in each catalog file). Editing the rule changes the derived id; an `id`
- * keeps it through edits.
+ * 8) hashed from the document's content (comments, layout and inline tests aside) and, for a
+ * correlation, from the uids of the rules it resolved to (the same `rules: [selected_events]`
+ * means a different rule in each catalog file). Editing the rule changes the derived id; an
+ * `id` keeps it through edits.
  */
 function assignUids(collected: Collected[], targets: Map<Collected, Array<Collected | undefined>>): void {
   const done = new Map<Collected, string>();
@@ -1167,7 +1192,10 @@ function assignUids(collected: Collected[], targets: Map<Collected, Array<Collec
     visiting.add(c);
     const refs = (targets.get(c) ?? []).map((t) => (t?.rule && !visiting.has(t) ? uidOf(t) : null));
     visiting.delete(c);
-    const uid = contentUuid(canonicalJson({ rule: toJs(c.map), refs }));
+    // Inline tests aside: they say what the rule should do, not what it does, and commands that
+    // only run rules do not read them (LoadOptions.inlineTests).
+    const { tests: _tests, ...said } = toJs(c.map) as Record<string, unknown>;
+    const uid = contentUuid(canonicalJson({ rule: said, refs }));
     done.set(c, uid);
     return uid;
   };

@@ -15,19 +15,36 @@ import type { Position, Span } from './diagnostics.js';
 /** A rule file as read: its text, its YAML documents, and a way to turn offsets into positions. */
 export class SourceFile {
   readonly documents: Document.Parsed[];
-  private readonly lines = new LineCounter();
+  /** The text the documents were parsed from: the file's, or it with its inline tests blanked. */
+  readonly text: string;
+  private lines = new LineCounter();
 
+  /**
+   * With `inlineTests: false` the top-level `tests:` blocks are not parsed: their lines are
+   * blanked first, so every other line keeps its number and column. They are most of a rule
+   * file, and a command that only runs rules never reads them. Should the blanked text not parse
+   * cleanly (YAML written in a way this does not expect), the whole text is parsed instead.
+   */
   constructor(
     readonly path: string,
-    readonly text: string,
+    text: string,
+    options: { inlineTests?: boolean } = {},
   ) {
-    this.documents = parseAllDocuments(text, {
-      lineCounter: this.lines,
-      prettyErrors: false,
-      uniqueKeys: true,
-    }) as Document.Parsed[];
+    const blanked = options.inlineTests === false ? withoutInlineTests(text) : undefined;
+    if (blanked !== undefined) {
+      this.text = blanked;
+      this.documents = this.parse(blanked);
+      if (!this.documents.some((d) => d.errors.length > 0)) return;
+      this.lines = new LineCounter();
+    }
+    this.text = text;
+    this.documents = this.parse(text);
+  }
+
+  private parse(text: string): Document.Parsed[] {
+    const docs = parseAllDocuments(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
     // parseAllDocuments returns an EmptyStream for an empty file; normalise to an array.
-    if (!Array.isArray(this.documents)) this.documents = [];
+    return Array.isArray(docs) ? (docs as Document.Parsed[]) : [];
   }
 
   position(offset: number): Position {
@@ -104,3 +121,21 @@ export function toJs(node: Node | null | undefined): unknown {
 
 export { isMap, isScalar, isSeq };
 export type { Node, Scalar, YAMLMap };
+
+/**
+ * The text with the lines of each top-level `tests:` entry made empty (line breaks kept), or
+ * undefined when it has none. The entry runs from its key at column 0 to the next line at
+ * column 0 that is neither empty nor a comment: the next key, or a document marker.
+ */
+export function withoutInlineTests(text: string): string | undefined {
+  if (!/^tests:/m.test(text)) return undefined;
+  const lines = text.split('\n');
+  let inTests = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith('tests:')) inTests = true;
+    else if (inTests && /^[^\s#]/.test(line)) inTests = false;
+    if (inTests) lines[i] = line.endsWith('\r') ? '\r' : '';
+  }
+  return lines.join('\n');
+}

@@ -32,7 +32,10 @@ let validate: ValidateFunction | undefined;
  */
 export function loadScenario(file: string): Scenario {
   const { value, locate } = readYamlMapping(file, 'scenario file');
-  validate ??= new Ajv({ allErrors: true }).compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as object);
+  // validateSchema: the schema is checked by test/unit/schemas.test.ts, not at every start.
+  validate ??= new Ajv({ allErrors: true, validateSchema: false }).compile(
+    JSON.parse(readFileSync(schemaPath, 'utf8')) as object,
+  );
   const problems: string[] = [];
   const problem = (path: (string | number)[], text: string) => {
     const p = path.map(String);

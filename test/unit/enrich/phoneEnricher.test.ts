@@ -42,4 +42,17 @@ describe('createPhoneEnricher', () => {
     expect(given.phone).toEqual({ number: '+2348012345678', country: 'GH' });
     expect(none.phone).toBeUndefined();
   });
+
+  it('answers a number seen before as it did the first time, also one with no country, cached or not', () => {
+    for (const size of [10_000, 1, 0]) {
+      const enricher = createPhoneEnricher(size);
+      for (let round = 0; round < 3; round++) {
+        const ng: AuthEvent = { ...base, phone: { number: '+2348012345678' } };
+        const bad: AuthEvent = { ...base, phone: { number: '+999' } };
+        const gb: AuthEvent = { ...base, phone: { number: '+447700900123' } };
+        for (const e of [ng, bad, gb]) enricher.enrich(e);
+        expect([ng.phone?.country, bad.phone?.country, gb.phone?.country]).toEqual(['NG', undefined, 'GB']);
+      }
+    }
+  });
 });

@@ -76,6 +76,33 @@ async function bytesPerGroup(factory, body, sharedIds = false) {
   return { bytes: (after - before) / keys, entries: entries / keys, keys };
 }
 
+/**
+ * One busy group: `hits` hits, 40 ms apart (all within a day), each with a new value, through a value_count
+ * whose condition (`lt: 2`) never consumes its window, with and without a bound on the
+ * group's entries. Heap after a forced GC, the correlator alive.
+ */
+async function oneBusyGroup(hits, maxGroupEntries) {
+  const set = loadRuleText(
+    'bench.yml',
+    `title: failed\nname: failed\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.failure}\n  condition: sel\n---\ntitle: C\ncorrelation:\n  type: value_count\n  rules: [failed]\n  group-by: [ip]\n  field: user.name\n  timespan: 24h\n  condition: {lt: 2}\n`,
+  );
+  const rule = set.correlations[0];
+  const uid = set.detections[0].uid;
+  await settle();
+  const before = process.memoryUsage().heapUsed;
+  const c = valueCount(rule, { maxKeys: 1000, allowedLatenessMs: 60_000, maxGroupEntries });
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < hits; i++) {
+    const time = T0 + i * 40; // all within the 24 h window
+    const doc = { ip: '203.0.113.9', user: { name: `user${i}@example.com` } };
+    c.observe({ ruleUid: uid, time, eventId: `evt-${i}`, doc, event: undefined }, time - 60_000);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await settle();
+  const heap = process.memoryUsage().heapUsed - before;
+  return { heap, rate: hits / seconds, forgotten: c.stats().entriesForgotten ?? 0, keep: c };
+}
+
 export async function run() {
   if (typeof globalThis.gc !== 'function') console.log('(no --expose-gc: heap figures are unreliable)\n');
   // Thresholds no group reaches, so every group keeps its window.
@@ -142,6 +169,10 @@ export async function run() {
     return { name, rate };
   });
 
+  const BUSY = 2_000_000;
+  const busy = [];
+  for (const bound of [undefined, 10_000]) busy.push({ bound, ...(await oneBusyGroup(BUSY, bound)) });
+
   console.log(`${fmt(GROUPS)} groups of 1-3 hits each (2 on average), timespan 10m, heap after a forced GC\n`);
   console.log('| correlator | groups | entries/group | heap bytes/group | of which retained event-id strings |');
   console.log('|---|---:|---:|---:|---:|');
@@ -159,4 +190,12 @@ export async function run() {
   console.log('|---|---:|---:|---:|');
   for (const { name, rate } of eviction)
     console.log(`| ${name} | ${fmt(rate.median)} | ${fmt(rate.min)} | ${fmt(rate.max)} |`);
+  console.log(
+    `\n| one group, ${fmt(BUSY)} hits with distinct values in 24 h, value_count \`lt: 2\` | heap after (MB) | hits/s | entries forgotten |`,
+  );
+  console.log('|---|---:|---:|---:|');
+  for (const b of busy)
+    console.log(
+      `| max_entries_per_group ${b.bound === undefined ? 'none (before)' : fmt(b.bound)} | ${fmt(b.heap / 1e6)} | ${fmt(b.rate)} | ${fmt(b.forgotten)} |`,
+    );
 }

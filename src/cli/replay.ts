@@ -209,6 +209,12 @@ function summary(
     lines.push(
       `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions} (${engine.actionsInForce} still in force, ${engine.actionsInvalidTarget} with an invalid target); late events: ${engine.lateEvents} (${late} hits not counted), events dated ahead: ${engine.aheadEvents}, state evictions: ${evictions}`,
     );
+    const forgotten = Object.entries(engine.rules).filter(([, r]) => (r.entriesForgotten ?? 0) > 0);
+    if (forgotten.length > 0) {
+      lines.push(
+        `  window entries forgotten at the group bound (engine.max_entries_per_group): ${forgotten.map(([rule, r]) => `${rule} ${r.entriesForgotten}`).join(', ')}`,
+      );
+    }
     const exhausted = Object.entries(engine.regexBudgetExhausted);
     if (exhausted.length > 0) {
       lines.push(

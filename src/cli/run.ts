@@ -118,6 +118,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const engine = new Engine(rules, {
     allowedLatenessMs: parseTimespan(config.engine.allowed_lateness),
     maxKeysPerRule: config.engine.max_keys_per_rule,
+    maxGroupEntries: config.engine.max_entries_per_group,
     actionCooldownMs: durationMs(config.engine.action_cooldown),
     watermarkCorroboration: config.engine.watermark_corroboration,
     maxPendingHits: config.engine.max_pending_hits,

@@ -28,6 +28,14 @@ export interface EngineOptions {
   /** Groups tracked per correlation rule (and suppression keys per engine); the stalest is evicted. Default 100,000. */
   maxKeysPerRule?: number;
   /**
+   * Entries one group's window holds at most, in the counting rules (event_count, value_count,
+   * value_sum, value_avg, value_percentile); for event_count and value_count at least twice the
+   * rule's count threshold. Beyond it the group forgets its oldest quarter, counted in the
+   * rule's `entriesForgotten`. Without it one group (an IP trying two million usernames in a
+   * 24 h window) grew to gigabytes. Default 10,000, about 1 MB per group.
+   */
+  maxGroupEntries?: number;
+  /**
    * The least event time between sweeps that free expired state. Default 5 min. A sweep visits
    * every group of every rule, so it also waits until the engine has processed at least one
    * event per SWEEP_GROUPS_PER_EVENT groups tracked since the last one: sweeping then costs a
@@ -169,6 +177,7 @@ const DEFAULTS = {
   watermarkCorroboration: 5,
   allowedLatenessMs: 60_000,
   maxKeysPerRule: 100_000,
+  maxGroupEntries: 10_000,
   sweepEveryMs: 300_000,
   sweepGroupsPerEvent: SWEEP_GROUPS_PER_EVENT,
   actionCooldownMs: 300_000,
@@ -294,7 +303,11 @@ export class Engine {
     const known = new Set([...ruleSet.detections, ...ruleSet.correlations].map((r) => r.uid));
     for (const rule of ruleSet.correlations) {
       if (!rule.rules.every((uid) => known.has(uid))) continue; // refers to a rule that did not load
-      const c = correlators[rule.type](rule, { maxKeys: o.maxKeysPerRule, allowedLatenessMs: o.allowedLatenessMs });
+      const c = correlators[rule.type](rule, {
+        maxKeys: o.maxKeysPerRule,
+        maxGroupEntries: o.maxGroupEntries,
+        allowedLatenessMs: o.allowedLatenessMs,
+      });
       this.correlatorsByUid.set(rule.uid, c);
       if (c.due) this.timed.push(c);
       for (const uid of new Set(rule.rules)) {

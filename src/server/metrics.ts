@@ -135,6 +135,11 @@ export class Metrics {
     "Groups evicted at the rule's key limit, by correlation rule.",
     ['rule'],
   );
+  private readonly stateForgotten = this.counter(
+    'authwatch_state_entries_forgotten_total',
+    'Window entries forgotten early, oldest first, because a group reached engine.max_entries_per_group, by correlation rule.',
+    ['rule'],
+  );
   private readonly lag = this.gauge(
     'authwatch_consumer_lag',
     'Records of the partition whose outputs are not yet written by every sink (the partition end minus the acknowledged offset).',
@@ -271,6 +276,10 @@ export class Metrics {
     setAll(
       this.stateEvictions,
       Object.entries(v.engine.rules).map(([rule, s]) => [{ rule }, s.evictions]),
+    );
+    setAll(
+      this.stateForgotten,
+      Object.entries(v.engine.rules).map(([rule, s]) => [{ rule }, s.entriesForgotten ?? 0]),
     );
     this.lag.reset();
     for (const [key, n] of v.lag) {

@@ -44,6 +44,8 @@ export interface CorrelatorStats {
   evictions: number;
   /** Hits older than the allowed lateness, not counted. */
   late: number;
+  /** Entries forgotten early, oldest first, because a group's window reached its bound (counting rules). */
+  entriesForgotten?: number;
 }
 
 /**
@@ -80,6 +82,11 @@ export interface Correlator {
 export interface CorrelatorOptions {
   /** Groups tracked per rule at most. */
   maxKeys: number;
+  /**
+   * Entries one group's window of a counting rule holds at most (at least twice the rule's
+   * count threshold): beyond it the oldest quarter is forgotten. Default: no bound.
+   */
+  maxGroupEntries?: number;
   /** How far behind the newest event time a hit may arrive and still count. */
   allowedLatenessMs: number;
 }

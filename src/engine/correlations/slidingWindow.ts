@@ -175,6 +175,18 @@ export abstract class SlidingWindow<V extends Slot | null> {
     }
   }
 
+  /**
+   * Forgets the oldest entries until `keep` are left (a group over its bound), in or out of
+   * the newest window, and returns how many went.
+   */
+  forgetOldest(keep: number, timespanMs: number): number {
+    const p = this.size - keep;
+    if (p <= 0) return 0;
+    this.d.splice(0, p * this.stride);
+    this.rebuild(timespanMs);
+    return p;
+  }
+
   /** Removes a window's entries: a firing used them up. */
   consume(range: Range, timespanMs: number): void {
     this.d.splice(range.start * this.stride, (range.end - range.start) * this.stride);
@@ -563,6 +575,8 @@ interface SavedCorrelator {
   /** What the windows' times are relative to; null before the first hit. */
   epoch: number | null;
   late: number;
+  /** Entries forgotten at the group bound; absent in snapshots from before it existed. */
+  forgotten?: number;
   groups: KeyedSnapshot<SavedWindow>;
 }
 
@@ -583,8 +597,12 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
   // Made once: a closure per hit would be garbage on the hot path.
   const create = () => spec.create();
   const state = new KeyedState<W>(options.maxKeys);
+  const bound = groupEntryBound(rule, options.maxGroupEntries);
+  // Down to three quarters at the bound: the window is copied once per quarter of it, not per hit.
+  const keep = Math.ceil((bound * 3) / 4);
   let epoch: number | undefined;
   let late = 0;
+  let forgotten = 0;
 
   return {
     rule,
@@ -602,7 +620,13 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       const time = hit.time - epoch;
       const w = state.touch(g.key, create);
       const inOrder = time >= w.newest;
-      const k = w.insert(time, hit.eventId, value, timing);
+      let k = w.insert(time, hit.eventId, value, timing);
+      if (w.size > bound) {
+        const p = w.forgetOldest(keep, timing.timespanMs);
+        forgotten += p;
+        k -= p;
+        if (k < 0) return undefined; // a hit older than every entry kept: forgotten with them
+      }
       const found = spec.evaluate(w, k, inOrder, value);
       if (!found) return undefined;
       const described = w.describe(found.range);
@@ -638,18 +662,38 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       }
     },
     stats() {
-      return { keys: state.size, evictions: state.evictions, late };
+      return { keys: state.size, evictions: state.evictions, late, entriesForgotten: forgotten };
     },
     snapshot(deferred?: DeferredSnapshot): SavedCorrelator {
-      return { version: 1, epoch: epoch ?? null, late, groups: state.snapshot((w) => w.save(), deferred) };
+      return {
+        version: 1,
+        epoch: epoch ?? null,
+        late,
+        forgotten,
+        groups: state.snapshot((w) => w.save(), deferred),
+      };
     },
     restore(saved) {
       const s = parseSaved(saved);
       epoch = s.epoch ?? undefined;
       late = s.late;
+      forgotten = s.forgotten ?? 0;
       state.restore(s.groups, (w) => spec.create().load(w, timing.timespanMs));
     },
   };
+}
+
+/**
+ * The most entries a group's window may hold: the configured bound, but for the rules that
+ * count entries or distinct values at least twice the highest count in their condition, so
+ * that forgetting the oldest quarter never takes a window from above the threshold to below it.
+ */
+export function groupEntryBound(rule: CorrelationRule, configured: number | undefined): number {
+  if (configured === undefined) return Infinity;
+  if (rule.type !== 'event_count' && rule.type !== 'value_count') return configured;
+  const c = rule.condition;
+  const highest = Math.max(0, ...[c.gt, c.gte, c.eq, c.lt, c.lte].filter((x): x is number => typeof x === 'number'));
+  return Math.max(configured, 2 * Math.ceil(highest) + 2);
 }
 
 function parseSaved(x: unknown): SavedCorrelator {
@@ -658,6 +702,7 @@ function parseSaved(x: unknown): SavedCorrelator {
   if (s.version !== 1) invalid(`version ${String(s.version)}`);
   if (s.epoch !== null && typeof s.epoch !== 'number') invalid('epoch');
   if (typeof s.late !== 'number') invalid('late');
+  if (s.forgotten !== undefined && typeof s.forgotten !== 'number') invalid('forgotten');
   const g = s.groups;
   if (typeof g !== 'object' || g === null || typeof g.evictions !== 'number' || !Array.isArray(g.entries))
     invalid('groups');

@@ -115,6 +115,45 @@ describe('authwatch replay', () => {
     expect(google).toMatchObject({ asn: 15169, geo: { country: 'US' } });
   });
 
+  it('says in the summary which rules forgot window entries at the group bound', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authwatch-replay-bound-'));
+    writeFileSync(
+      join(dir, 'few.yml'),
+      [
+        'title: failed',
+        'name: failed',
+        'logsource: {product: authwatch}',
+        'detection: {sel: {type: login.failure}, condition: sel}',
+        '---',
+        'title: few users from one address',
+        'id: 4d0c7b3e-9a1f-4e6d-8b2a-5c7e9f1a3b5d',
+        'correlation: {type: value_count, rules: [failed], group-by: [ip], field: user.name, timespan: 24h, condition: {lt: 2}}',
+        '',
+      ].join('\n'),
+    );
+    const lines: string[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      const time = new Date(Date.UTC(2026, 0, 5) + i * 1000).toISOString();
+      lines.push(
+        JSON.stringify({
+          id: `e${i}`,
+          time,
+          type: 'login.failure',
+          outcome: 'failure',
+          ip: '203.0.113.5',
+          user: { name: 'x' },
+        }),
+      );
+    }
+    writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+    expect(
+      await main(['replay', '--input', join(dir, 'in.ndjson'), '--rules', join(dir, 'few.yml'), '--no-enrich']),
+    ).toBe(0);
+    expect(err).toMatch(
+      /window entries forgotten at the group bound \(engine\.max_entries_per_group\): 4d0c7b3e-9a1f-4e6d-8b2a-5c7e9f1a3b5d \d+/,
+    );
+  });
+
   it('exits 2 with usage on bad arguments', async () => {
     expect(await main(['replay'])).toBe(2);
     expect(await main(['replay', '--input', MIXED, '--format', 'xml'])).toBe(2);

@@ -92,6 +92,9 @@ describe('metrics', () => {
     expect(sample(text, 'authwatch_batch_latency_seconds_count')).toBeGreaterThan(0);
     expect(sample(text, 'authwatch_state_keys', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50"')).toBe(1);
     expect(sample(text, 'authwatch_state_evictions_total', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50"')).toBe(0);
+    expect(sample(text, 'authwatch_state_entries_forgotten_total', 'rule="d2b335ac-7626-46e5-ba62-cb154f0afe50"')).toBe(
+      0,
+    );
     // Every failure is past the watermark, decided: nothing waits, nothing overflowed.
     expect(sample(text, 'authwatch_pending_hits')).toBe(0);
     expect(sample(text, 'authwatch_order_overflow_total')).toBe(0);

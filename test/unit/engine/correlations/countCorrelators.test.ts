@@ -102,7 +102,7 @@ describe('event_count', () => {
     const d = driver(eventCount, rule);
     expect(d.feed(hit(failed, T0, { ip: '' }))).toBeUndefined();
     expect(d.feed(hit(failed, T0, { ip: undefined }))).toBeUndefined();
-    expect(d.c.stats()).toEqual({ keys: 0, evictions: 0, late: 0 });
+    expect(d.c.stats()).toEqual({ keys: 0, evictions: 0, late: 0, entriesForgotten: 0 });
   });
 
   it('slides: events older than the timespan no longer count, both ends inclusive', () => {
@@ -433,7 +433,7 @@ describe('snapshot and restore', () => {
     d.all([hit(failed, T0, { ip: 'a' }), hit(failed, T0, { ip: 'b' }), hit(failed, T0 - 2 * MIN)]);
     const e = driver(eventCount, rule, 1, MIN);
     e.c.restore(JSON.parse(JSON.stringify(d.c.snapshot())));
-    expect(e.c.stats()).toEqual({ keys: 1, evictions: 1, late: 1 });
+    expect(e.c.stats()).toEqual({ keys: 1, evictions: 1, late: 1, entriesForgotten: 0 });
   });
 
   it('rejects what is not a snapshot', () => {

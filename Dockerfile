@@ -4,6 +4,9 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY schemas ./schemas
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+# The geo and ASN tables, built once into node_modules/.cache/authwatch: the image runs as
+# `node` and cannot write there, and building them at every start costs seconds.
+RUN node --input-type=module -e "const { loadGeoTable } = await import('./dist/enrich/geoTable.js'); const { loadIpLocationDbAsn } = await import('./dist/enrich/asnEnricher.js'); loadGeoTable(); loadIpLocationDbAsn();"
 
 FROM node:20-bookworm-slim
 WORKDIR /app

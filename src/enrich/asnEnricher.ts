@@ -15,6 +15,7 @@ import { Reader } from 'mmdb-lib';
 import type { AuthEvent } from '../events/authEvent.js';
 import type { Enricher } from './enricher.js';
 import { formatIpv4, formatIpv6Full, ipv6High, ipv6Low, publicAddress, type PublicAddress } from './ipAddress.js';
+import { lastAtOrBefore, lastPairAtOrBefore } from './rangeSearch.js';
 import { cachedTable, cacheDirOf, dataSource, NameList, type Tables } from './tableFile.js';
 
 export interface AsnEnricherOptions {
@@ -212,37 +213,13 @@ export class IpLocationDbAsn implements AsnDatabase {
 
   /** Index of the range holding `key`, or -1: the last range starting at or before it, if it reaches that far. */
   private find4(key: number): number {
-    const { starts, ends } = this.v4;
-    let lo = 0;
-    let hi = starts.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid]! <= key) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found >= 0 && key <= ends[found]! ? found : -1;
+    const found = lastAtOrBefore(this.v4.starts, key);
+    return found >= 0 && key <= this.v4.ends[found]! ? found : -1;
   }
 
   private find6(keyHi: bigint, keyLo: bigint): number {
     const { startHi, startLo, endHi, endLo } = this.v6;
-    let lo = 0;
-    let hi = startHi.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const sHi = startHi[mid]!;
-      if (sHi < keyHi || (sHi === keyHi && startLo[mid]! <= keyLo)) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastPairAtOrBefore(startHi, startLo, keyHi, keyLo);
     if (found < 0) return -1;
     const eHi = endHi[found]!;
     return keyHi < eHi || (keyHi === eHi && keyLo <= endLo[found]!) ? found : -1;

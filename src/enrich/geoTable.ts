@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { isCountryCode } from '../events/countryCodes.js';
 import type { PublicAddress } from './ipAddress.js';
+import { lastAtOrBefore, lastPairAtOrBefore } from './rangeSearch.js';
 import { cachedTable, cacheDirOf, dataSource, NameList, type Tables } from './tableFile.js';
 
 /** What the database says about an address. */
@@ -34,8 +35,6 @@ const NONE = 0xffffffff;
 /** A location's latitude when it has no coordinates. */
 const NO_COORDS = -0x80000000;
 
-const V4_ROW = 24;
-const V6_ROW = 48;
 const LOCATION_ROW = 88;
 const FILES = ['geoip-city.dat', 'geoip-city6.dat', 'geoip-city-names.dat'] as const;
 
@@ -76,31 +75,8 @@ export class GeoTable {
   /** Reads geoip-lite's city files from `dir` (about a second). Throws when they are not what it writes. */
   static build(dir: string, name: string): GeoTable {
     const builder = new TableBuilder(readFileSync(join(dir, 'geoip-city-names.dat')));
-    const v4 = readFileSync(join(dir, 'geoip-city.dat'));
-    const v6 = readFileSync(join(dir, 'geoip-city6.dat'));
-    if (v4.length % V4_ROW !== 0 || v6.length % V6_ROW !== 0) {
-      throw new Error(`geoip-lite's city data in ${dir} is not in the layout this version reads`);
-    }
-    const r4 = new RangeList(1);
-    for (let o = 0; o < v4.length; o += V4_ROW) {
-      const answer = builder.answer(
-        v4.readUInt32BE(o + 8),
-        v4.readInt32BE(o + 12),
-        v4.readInt32BE(o + 16),
-        v4.readUInt32BE(o + 20),
-      );
-      r4.add([v4.readUInt32BE(o)], [v4.readUInt32BE(o + 4)], answer);
-    }
-    const r6 = new RangeList(2);
-    for (let o = 0; o < v6.length; o += V6_ROW) {
-      const answer = builder.answer(
-        v6.readUInt32BE(o + 32),
-        v6.readInt32BE(o + 36),
-        v6.readInt32BE(o + 40),
-        v6.readUInt32BE(o + 44),
-      );
-      r6.add([v6.readUInt32BE(o), v6.readUInt32BE(o + 4)], [v6.readUInt32BE(o + 16), v6.readUInt32BE(o + 20)], answer);
-    }
+    const r4 = readRows(readFileSync(join(dir, 'geoip-city.dat')), 4, builder, dir);
+    const r6 = readRows(readFileSync(join(dir, 'geoip-city6.dat')), 16, builder, dir);
     const [v4Starts] = r4.starts();
     const [v6StartHi, v6StartLo] = r6.starts();
     return new GeoTable(
@@ -187,38 +163,12 @@ export class GeoTable {
   }
 
   private find4(key: number): number {
-    const starts = this.v4Starts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid]! <= key) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastAtOrBefore(this.v4Starts, key);
     return found < 0 ? NONE : this.v4Answers[found]!;
   }
 
   private find6(keyHi: number, keyLo: number): number {
-    const startHi = this.v6StartHi;
-    const startLo = this.v6StartLo;
-    let lo = 0;
-    let hi = startHi.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const sHi = startHi[mid]!;
-      if (sHi < keyHi || (sHi === keyHi && startLo[mid]! <= keyLo)) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastPairAtOrBefore(this.v6StartHi, this.v6StartLo, keyHi, keyLo);
     return found < 0 ? NONE : this.v6Answers[found]!;
   }
 
@@ -323,6 +273,32 @@ class TableBuilder {
 function cString(buf: Buffer, from: number, to: number): string {
   const nul = buf.indexOf(0, from);
   return buf.toString('utf8', from, nul >= from && nul < to ? nul : to);
+}
+
+/**
+ * The ranges of one of geoip-lite's row files: rows of a first and a last address of
+ * `keyBytes` each, then location, latitude, longitude and radius. IPv6 rows are keyed on their
+ * first 64 bits, as geoip-lite compares them.
+ */
+function readRows(rows: Buffer, keyBytes: 4 | 16, builder: TableBuilder, dir: string): RangeList {
+  const size = 2 * keyBytes + 16;
+  if (rows.length % size !== 0)
+    throw new Error(`geoip-lite's city data in ${dir} is not in the layout this version reads`);
+  const words = keyBytes === 4 ? 1 : 2;
+  const key = (at: number) =>
+    words === 1 ? [rows.readUInt32BE(at)] : [rows.readUInt32BE(at), rows.readUInt32BE(at + 4)];
+  const list = new RangeList(words);
+  for (let o = 0; o < rows.length; o += size) {
+    const a = o + 2 * keyBytes;
+    const answer = builder.answer(
+      rows.readUInt32BE(a),
+      rows.readInt32BE(a + 4),
+      rows.readInt32BE(a + 8),
+      rows.readUInt32BE(a + 12),
+    );
+    list.add(key(o), key(o + keyBytes), answer);
+  }
+  return list;
 }
 
 /**

@@ -16,9 +16,9 @@ const SHAPES = [
   { users: 1_000_000, ips: 500_000 },
 ];
 
-function once(set, events, maxKeysPerRule) {
+function once(set, events, maxKeysPerRule, memoryBudgetBytes) {
   globalThis.gc?.();
-  const engine = new Engine(set, { maxKeysPerRule });
+  const engine = new Engine(set, { maxKeysPerRule, ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}) });
   let alerts = 0;
   const t0 = process.hrtime.bigint();
   for (const e of events) alerts += engine.process(e).alerts.length;
@@ -32,6 +32,7 @@ function once(set, events, maxKeysPerRule) {
     alerts,
     keys: rules.reduce((a, r) => a + r.keys, 0),
     evictions: rules.reduce((a, r) => a + r.evictions, 0),
+    sheds: stats.memorySheds,
     heap,
   };
 }
@@ -57,7 +58,7 @@ function progression(set) {
   const total = events.length / (Number(process.hrtime.bigint() - began) / 1e9);
   const evictions = Object.values(engine.stats().rules).reduce((a, r) => a + r.evictions, 0);
   console.log(
-    `${fmt(LONG)} events from ${fmt(SHAPES[0].users)} users and ${fmt(SHAPES[0].ips)} IPs, default bound (100,000 groups per rule): ${fmt(alerts)} alerts, ${fmt(evictions)} groups evicted\n`,
+    `${fmt(LONG)} events from ${fmt(SHAPES[0].users)} users and ${fmt(SHAPES[0].ips)} IPs, a bound of 100,000 groups per rule (the default until the memory budget): ${fmt(alerts)} alerts, ${fmt(evictions)} groups evicted\n`,
   );
   console.log('| events so far | events/s over the last fifth |');
   console.log('|---:|---:|');
@@ -84,5 +85,22 @@ export async function run() {
         `| ${fmt(shape.users)} | ${fmt(shape.ips)} | ${fmt(bound)} | ${fmt(r.rate)} | ${fmt(r.alerts)} | ${fmt(r.keys)} | ${fmt(r.evictions)} | ${fmt(r.heap / 2 ** 20)} MB |`,
       );
     }
+  }
+  // The memory budget: the default key bound (2,000,000) with the default budget (60 % of the
+  // heap limit) and with a small one, over the long stream of the largest shape.
+  const events = traffic(LONG, 7, SHAPES[1]);
+  console.log(
+    `\n${fmt(LONG)} events from ${fmt(SHAPES[1].users)} users and ${fmt(SHAPES[1].ips)} IPs, max_keys_per_rule 2,000,000 (the default)\n`,
+  );
+  console.log('| memory budget | events/s | alerts | groups at the end | groups evicted | sheds | heap after |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const [name, budget] of [
+    ['default (60 % of the heap limit)', undefined],
+    ['256 MiB', 256 * 2 ** 20],
+  ]) {
+    const r = once(set, events, 2_000_000, budget);
+    console.log(
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.alerts)} | ${fmt(r.keys)} | ${fmt(r.evictions)} | ${fmt(r.sheds)} | ${fmt(r.heap / 2 ** 20)} MB |`,
+    );
   }
 }

@@ -209,6 +209,11 @@ function summary(
     lines.push(
       `  alerts: ${engine.alerts} (${engine.suppressed} suppressed), actions: ${engine.actions} (${engine.actionsInForce} still in force, ${engine.actionsInvalidTarget} with an invalid target); late events: ${engine.lateEvents} (${late} hits not counted), events dated ahead: ${engine.aheadEvents}, state evictions: ${evictions}`,
     );
+    if (engine.memorySheds > 0) {
+      lines.push(
+        `  state shed under memory pressure: ${engine.memorySheds} time(s), the stalest groups of every correlation (counted in the state evictions above)`,
+      );
+    }
     const forgotten = Object.entries(engine.rules).filter(([, r]) => (r.entriesForgotten ?? 0) > 0);
     if (forgotten.length > 0) {
       lines.push(

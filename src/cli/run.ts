@@ -119,6 +119,9 @@ export async function runCommand(args: string[]): Promise<number> {
     allowedLatenessMs: parseTimespan(config.engine.allowed_lateness),
     maxKeysPerRule: config.engine.max_keys_per_rule,
     maxGroupEntries: config.engine.max_entries_per_group,
+    ...(config.engine.state_memory_mb === undefined
+      ? {}
+      : { memoryBudgetBytes: config.engine.state_memory_mb * 2 ** 20 }),
     actionCooldownMs: durationMs(config.engine.action_cooldown),
     watermarkCorroboration: config.engine.watermark_corroboration,
     maxPendingHits: config.engine.max_pending_hits,

@@ -82,6 +82,7 @@ export interface Config {
     allowed_lateness: string;
     watermark_corroboration: number;
     max_keys_per_rule: number;
+    state_memory_mb?: number;
     max_entries_per_group: number;
     max_pending_hits: number;
     action_cooldown: string;

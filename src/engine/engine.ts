@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { withoutRaw, type AuthEvent } from '../events/authEvent.js';
 import type { RuleSet } from '../rules/loader.js';
 import { parseTimespan } from '../time/duration.js';
@@ -21,11 +22,17 @@ import { RuleIndex } from './ruleIndex.js';
 
 /** A sweep visits every tracked group; it waits for one event per this many groups since the last. */
 const SWEEP_GROUPS_PER_EVENT = 4;
+/** Events between two looks at the heap against the memory budget. */
+const MEMORY_CHECK_EVENTS = 10_000;
 
 export interface EngineOptions {
   /** How far behind the newest event time an event may arrive and still count in windows. Default 60 s. */
   allowedLatenessMs?: number;
-  /** Groups tracked per correlation rule (and suppression keys per engine); the stalest is evicted. Default 100,000. */
+  /**
+   * Groups tracked per correlation rule (and suppression keys per engine); the stalest is
+   * evicted. Default 2,000,000: sized for millions of users, with the memory budget bounding
+   * what they cost.
+   */
   maxKeysPerRule?: number;
   /**
    * Entries one group's window holds at most, in the counting rules (event_count, value_count,
@@ -74,6 +81,16 @@ export interface EngineOptions {
   maxPendingHits?: number;
   /** Told of a failure on a hit released from the queue (the hit is skipped, counted in `releaseErrors`). */
   onReleaseError?: (err: unknown, hit: { rule: string; event_id: string; time: number }) => void;
+  /**
+   * The heap the engine's state may grow to, in bytes. Every MEMORY_CHECK_EVENTS events the
+   * heap in use is compared with it; above it every correlation evicts its stalest share of
+   * groups, as the key limit would (counted in the rules' `evictions` and in `memorySheds`).
+   * Default: 60 % of V8's heap limit (`--max-old-space-size`), so the key limit can be sized
+   * for millions of users and memory still decides.
+   */
+  memoryBudgetBytes?: number;
+  /** The heap in use, in bytes (default: V8's `used_heap_size`, garbage not yet collected included). */
+  heapUsed?: () => number;
 }
 
 export interface EngineOutput {
@@ -115,6 +132,8 @@ export interface EngineCounters {
   orderOverflow: number;
   /** Hits released from the queue that the engine failed on (skipped, each reported to `onReleaseError`). */
   releaseErrors: number;
+  /** Times the heap outgrew the memory budget and every correlation evicted its stalest share of groups. */
+  memorySheds: number;
 }
 
 export interface EngineStats extends EngineCounters {
@@ -176,7 +195,7 @@ const DEFAULTS = {
   maxPendingHits: 500_000,
   watermarkCorroboration: 5,
   allowedLatenessMs: 60_000,
-  maxKeysPerRule: 100_000,
+  maxKeysPerRule: 2_000_000,
   maxGroupEntries: 10_000,
   sweepEveryMs: 300_000,
   sweepGroupsPerEvent: SWEEP_GROUPS_PER_EVENT,
@@ -269,6 +288,11 @@ export class Engine {
   private lastEvent: { wall: number; maxTime: number } | undefined;
   private pinned: number | undefined;
   private readonly onReleaseError: EngineOptions['onReleaseError'];
+  private readonly memoryBudget: number;
+  private readonly heapUsed: () => number;
+  /** Heap in use above which the next shed happens: the budget, or higher just after a shed. */
+  private shedAbove: number;
+  private eventsSinceMemoryCheck = 0;
   readonly counters: EngineCounters = {
     events: 0,
     aheadEvents: 0,
@@ -281,6 +305,7 @@ export class Engine {
     actionsInForce: 0,
     orderOverflow: 0,
     releaseErrors: 0,
+    memorySheds: 0,
   };
 
   constructor(
@@ -322,6 +347,9 @@ export class Engine {
     }
     this.maxPending = Math.max(1, o.maxPendingHits);
     this.onReleaseError = options.onReleaseError;
+    this.memoryBudget = options.memoryBudgetBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.6);
+    this.heapUsed = options.heapUsed ?? (() => getHeapStatistics().used_heap_size);
+    this.shedAbove = this.memoryBudget;
     for (const rule of ruleSet.detections) {
       this.detections.set(rule.uid, rule);
       const paths = new Set<string>();
@@ -385,7 +413,28 @@ export class Engine {
     this.fireDue(watermark, out);
     this.eventsSinceSweep++;
     if (this.maxTime - this.lastSweep >= this.sweepEvery && this.sweepAffordable()) this.sweep(watermark);
+    if (++this.eventsSinceMemoryCheck >= MEMORY_CHECK_EVENTS) this.checkMemory();
     return out;
+  }
+
+  /**
+   * Sheds state when the heap outgrew the budget. What was shed is garbage until the collector
+   * runs, and the heap in use counts it, so after a shed the next one waits until the heap has
+   * either come back under the budget or grown by another fifth: one overshoot sheds once.
+   */
+  private checkMemory(): void {
+    this.eventsSinceMemoryCheck = 0;
+    const used = this.heapUsed();
+    if (used <= this.memoryBudget) {
+      this.shedAbove = this.memoryBudget;
+      return;
+    }
+    if (used <= this.shedAbove) return;
+    // Enough to come back to 90 % of the budget were state all of the heap; at least 5 %, at most half.
+    const fraction = Math.min(0.5, Math.max(0.05, (used - 0.9 * this.memoryBudget) / used));
+    for (const c of this.correlatorsByUid.values()) c.shed(fraction);
+    this.counters.memorySheds++;
+    this.shedAbove = used * 1.2;
   }
 
   /** Hits waiting for event time to pass them. */

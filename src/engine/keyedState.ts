@@ -282,8 +282,18 @@ export class KeyedState<V> {
     this.dead++;
   }
 
-  private evictOverflow(): void {
-    while (this.map.size > this.maxKeys) {
+  /**
+   * Evicts the stalest `count` groups, in the order the key limit would (memory pressure),
+   * and returns how many went. Counted in `evictions`.
+   */
+  shed(count: number): number {
+    const before = this.map.size;
+    this.evictOverflow(Math.max(0, before - Math.max(0, Math.floor(count))));
+    return before - this.map.size;
+  }
+
+  private evictOverflow(limit = this.maxKeys): void {
+    while (this.map.size > limit) {
       const slot = this.order[this.head++]!;
       if (!slot.alive) {
         this.dead--;

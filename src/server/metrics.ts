@@ -135,6 +135,10 @@ export class Metrics {
     "Groups evicted at the rule's key limit, by correlation rule.",
     ['rule'],
   );
+  private readonly memorySheds = this.counter(
+    'authwatch_state_memory_sheds_total',
+    'Times the heap outgrew engine.state_memory_mb and every correlation evicted its stalest share of groups.',
+  );
   private readonly stateForgotten = this.counter(
     'authwatch_state_entries_forgotten_total',
     'Window entries forgotten early, oldest first, because a group reached engine.max_entries_per_group, by correlation rule.',
@@ -271,6 +275,7 @@ export class Metrics {
     this.unwritten.set(v.unwrittenBatches);
     setAll(this.orderOverflow, [[{}, v.engine.orderOverflow]]);
     setAll(this.releaseErrors, [[{}, v.engine.releaseErrors]]);
+    setAll(this.memorySheds, [[{}, v.engine.memorySheds]]);
     this.stateKeys.reset();
     for (const [rule, s] of Object.entries(v.engine.rules)) this.stateKeys.set({ rule }, s.keys);
     setAll(

@@ -302,6 +302,14 @@ class Conversion implements Correlator {
     this.pointers.sweep((p) => p.t < watermark - this.windowMs);
   }
 
+  shed(fraction: number): number {
+    // A pointer to an evicted destination is only a miss later; both shrink alike.
+    return (
+      this.groups.shed(Math.ceil(this.groups.size * fraction)) +
+      this.pointers.shed(Math.ceil(this.pointers.size * fraction))
+    );
+  }
+
   stats(): CorrelatorStats {
     return { keys: this.groups.size, evictions: this.groups.evictions + this.pointers.evictions, late: this.late };
   }

@@ -74,6 +74,11 @@ export interface Correlator {
   due?(before: number): Array<{ firing: Firing; hit: Hit }>;
   expire(watermark: number): void;
   stats(): CorrelatorStats;
+  /**
+   * Evicts about `fraction` (0–1) of its groups, the stalest first, as the key limit would:
+   * the engine asks when the heap outgrows its memory budget. Returns how many went.
+   */
+  shed(fraction: number): number;
   /** With a DeferredSnapshot, group maps are written incrementally (see KeyedState.snapshot). */
   snapshot(deferred?: DeferredSnapshot): unknown;
   restore(state: unknown): void;

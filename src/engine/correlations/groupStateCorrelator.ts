@@ -34,6 +34,10 @@ export abstract class GroupStateCorrelator<V, S> implements Correlator {
     return { keys: this.groups.size, evictions: this.groups.evictions, late: this.late };
   }
 
+  shed(fraction: number): number {
+    return this.groups.shed(Math.ceil(this.groups.size * fraction));
+  }
+
   snapshot(deferred?: DeferredSnapshot): GroupStateSnapshot<S> {
     return { late: this.late, groups: this.groups.snapshot((v) => this.save(v), deferred) };
   }

@@ -664,6 +664,9 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
     stats() {
       return { keys: state.size, evictions: state.evictions, late, entriesForgotten: forgotten };
     },
+    shed(fraction) {
+      return state.shed(Math.ceil(state.size * fraction));
+    },
     snapshot(deferred?: DeferredSnapshot): SavedCorrelator {
       return {
         version: 1,

@@ -251,6 +251,10 @@ class TemporalCorrelator implements Correlator {
     this.orphans = this.orphans.filter(([, h]) => h.t >= watermark);
   }
 
+  shed(fraction: number): number {
+    return this.groups.shed(Math.ceil(this.groups.size * fraction));
+  }
+
   stats() {
     return { keys: this.groups.size, evictions: this.groups.evictions + this.orphanEvictions, late: this.late };
   }

@@ -95,3 +95,20 @@ describe('KeyedState', () => {
     expect(state.evictions).toBeGreaterThan(250_000);
   });
 });
+
+describe('KeyedState.shed', () => {
+  it('evicts the stalest groups as the key limit would, giving used ones a second chance, and counts them', () => {
+    const s = new KeyedState<number>(100);
+    for (let i = 0; i < 10; i++) s.touch(`k${i}`, () => i);
+    s.touch('k0', () => -1); // used again: goes to the back instead
+    expect(s.shed(3)).toBe(3);
+    expect(s.evictions).toBe(3);
+    expect([...s.entries()].map(([k]) => k)).toEqual(['k4', 'k5', 'k6', 'k7', 'k8', 'k9', 'k0']);
+    expect(s.shed(0)).toBe(0);
+    expect(s.shed(100)).toBe(7);
+    expect(s.size).toBe(0);
+    // Still usable, and still bounded by its key limit.
+    for (let i = 0; i < 150; i++) s.touch(`n${i}`, () => i);
+    expect(s.size).toBe(100);
+  });
+});

@@ -99,6 +99,7 @@ describe('metrics', () => {
     expect(sample(text, 'authwatch_pending_hits')).toBe(0);
     expect(sample(text, 'authwatch_order_overflow_total')).toBe(0);
     expect(sample(text, 'authwatch_release_errors_total')).toBe(0);
+    expect(sample(text, 'authwatch_state_memory_sheds_total')).toBe(0);
     expect(sample(text, 'authwatch_checkpoint_age_seconds')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'authwatch_checkpoints_total')).toBeGreaterThan(0);
     expect(sample(text, 'authwatch_ready')).toBe(1);

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type * as AjvModule from 'ajv';
+import type { Ajv } from 'ajv';
 import type { EnrichConfig } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
-import { parseDuration, tooLong } from '../time/duration.js';
+import { parseDuration } from '../time/duration.js';
+import { ruleFormats } from '../rules/ruleFormats.js';
 import { dedupeErrors, describeError, readYamlMapping } from './yamlFile.js';
 
 export interface TlsConfig {
@@ -117,13 +120,14 @@ function compiledSchema(): { schema: JsonSchema; validate: ReturnType<Ajv['compi
   if (!compiled) {
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as JsonSchema;
     // validateSchema: the schema is checked by test/unit/schemas.test.ts, not at every start.
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, validateSchema: false }).addFormat(
-      'bounded-duration',
-      {
-        type: 'string',
-        validate: (s: string) => !tooLong(s),
-      },
-    );
+    // ajv loads here, not with this module: `replay` imports it and needs it only with --store.
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
+    const ajv = new AjvClass({
+      allErrors: true,
+      useDefaults: true,
+      coerceTypes: false,
+      validateSchema: false,
+    }).addFormat('bounded-duration', ruleFormats['bounded-duration']);
     compiled = { schema, validate: ajv.compile(schema) };
   }
   return compiled;

@@ -36,7 +36,7 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 64;
 export const DEFAULT_MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 
-/** `schemas/auth-event.schema.json` as ajv compiles it, compiled ahead (scripts/event-validator.mjs). */
+/** `schemas/auth-event.schema.json` as ajv compiles it, compiled ahead (scripts/schema-code.mjs). */
 const validateEvent = generatedValidator as unknown as ValidateFunction;
 
 /**

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type * as AjvModule from 'ajv';
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { closest, Diagnostics, type Span } from './diagnostics.js';
+import * as ruleChecks from './ruleChecks.generated.js';
 import { correlationKinds } from './correlations/registry.js';
 import { fieldTree } from './fieldCatalog.js';
 import {
@@ -93,28 +91,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\d{4}[-/]\d{2}[-/]\d{2}$/;
 const TAG = /^[a-z0-9_-]+\.[a-z0-9._-]+$/i;
 
-const extensionSchemaPath = fileURLToPath(new URL('../../schemas/rule-extensions.schema.json', import.meta.url));
-
-let checks: { ajv: Ajv; extensions: ValidateFunction } | undefined;
-
 /**
- * The checks of extension attributes and correlation parameters, made when the first rule
- * needs them: loading ajv and compiling the schema costs ~30 ms that a command loading no
- * rules need not pay. The schema itself is checked against the JSON Schema meta-schema by a
- * unit test (test/unit/schemas.test.ts), not at every start: compiling the meta-schema took
- * 25 ms.
+ * The checks of extension attributes and of each correlation type's parameters: ajv's code for
+ * schemas/rule-extensions.schema.json and the registry's parameter schemas, compiled ahead by
+ * scripts/schema-code.mjs (a unit test keeps it in step), so loading rules loads no compiler.
  */
-function ruleChecks(): { ajv: Ajv; extensions: ValidateFunction } {
-  if (!checks) {
-    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
-    const ajv = new AjvClass({ allErrors: true, strict: false, validateSchema: false }).addFormat('bounded-duration', {
-      type: 'string',
-      validate: (s: string) => !tooLong(s),
-    });
-    checks = { ajv, extensions: ajv.compile(JSON.parse(readFileSync(extensionSchemaPath, 'utf8')) as object) };
-  }
-  return checks;
-}
+const checks = ruleChecks as unknown as Record<string, ValidateFunction | undefined>;
 
 /** Lists the rule files under the given paths: .yml and .yaml files, directories recursively, sorted. */
 export function listRuleFiles(
@@ -570,7 +552,7 @@ function compileExtensions(c: Collected, diagnostics: Diagnostics, rule: string)
     if (entry) subset[key] = toJs(entry.value);
   }
   const ext: Extensions = { response: [], mode: 'monitor', tests: [] };
-  const validateExtensions = ruleChecks().extensions;
+  const validateExtensions = checks.extensions!;
   if (!validateExtensions(subset)) {
     for (const e of pruneOneOf(validateExtensions.errors ?? [])) {
       const { node, path } = nodeAt(c.map, e.instancePath);
@@ -618,11 +600,15 @@ function pruneOneOf(errors: ErrorObject[]): ErrorObject[] {
   });
 }
 
-/** What is wrong with the value of a correlation parameter, in a sentence, or undefined when it fits its schema. */
-export function paramProblem(key: string, schema: unknown, value: unknown): string | undefined {
-  const { ajv } = ruleChecks();
-  if (ajv.validate({ type: 'object', properties: { [key]: schema } }, { [key]: value })) return undefined;
-  return `\`${key}\` ${describeAjv(ajv.errors![0]!)}.`;
+/**
+ * What is wrong with the value of a parameter of a correlation type, in a sentence, or
+ * undefined when it fits the type's schema (or the type has no such check).
+ */
+export function paramProblem(type: string, key: string, value: unknown): string | undefined {
+  const check = checks[type];
+  if (!check || check({ [key]: value })) return undefined;
+  const error = check.errors?.find((e) => e.instancePath === `/${key}` || e.instancePath.startsWith(`/${key}/`));
+  return error ? `\`${key}\` ${describeAjv(error)}.` : undefined;
 }
 
 function describeAjv(e: ErrorObject): string {
@@ -866,7 +852,7 @@ function compileCorrelation(
       continue;
     }
     const v = toJs(value);
-    const problem = paramProblem(key, schema, v);
+    const problem = paramProblem(type, key, v);
     if (problem) {
       diagnostics.add('AW1601', problem, file.spanOf(value ?? keyNode), { rule });
       continue;

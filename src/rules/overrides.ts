@@ -241,7 +241,7 @@ function applyEntry(
           };
         }
         // Checked as the rule's own parameters are.
-        const problem = paramProblem(k, schema, v);
+        const problem = paramProblem(rule.type, k, v);
         if (problem) return { message: problem };
         rule.params[k] = v;
       }

@@ -5,18 +5,24 @@ import { describe, expect, it } from 'vitest';
 import { codePointLength } from '../../../src/events/codePointLength.js';
 import { validate as generated } from '../../../src/events/eventValidator.generated.js';
 import { createRecordDecoder } from '../../../src/events/recordDecoder.js';
+import { correlationKinds } from '../../../src/rules/correlations/registry.js';
 import { formatRecords } from '../../../src/simulate/formats.js';
 import { prng, simulate } from '../../../src/simulate/simulate.js';
 
-const GENERATOR = '../../../scripts/event-validator.mjs';
+const GENERATOR = '../../../scripts/schema-code.mjs';
+
+interface Generator {
+  eventValidatorSource(): string;
+  ruleChecksSource(kinds: unknown): string;
+  EVENT_TARGET: string;
+  RULE_CHECKS_TARGET: string;
+}
 
 describe('the event check compiled ahead', () => {
-  it('is what the generator writes from the schema today (run `npm run schemas:code` after editing it)', async () => {
-    const { eventValidatorSource, TARGET } = (await import(GENERATOR)) as {
-      eventValidatorSource(): string;
-      TARGET: string;
-    };
-    expect(readFileSync(TARGET, 'utf8') === eventValidatorSource()).toBe(true);
+  it('is what the generator writes from the schemas today (run `npm run schemas:code` after editing one)', async () => {
+    const g = (await import(GENERATOR)) as Generator;
+    expect(readFileSync(g.EVENT_TARGET, 'utf8') === g.eventValidatorSource()).toBe(true);
+    expect(readFileSync(g.RULE_CHECKS_TARGET, 'utf8') === g.ruleChecksSource(correlationKinds)).toBe(true);
   });
 
   it('judges events as ajv compiling the schema now does, errors included', () => {

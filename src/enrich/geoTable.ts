@@ -6,7 +6,7 @@
  * needs the country, the city and the coordinates with their radius. Built once from the same
  * files, this table keeps, per range, only its first address and the index of its answer:
  * adjacent ranges with the same answer become one, as do the gaps and the rows with no usable
- * location. About 35 MB, kept in a cache file beside the package, read back in a few
+ * location. About 37 MB, kept in a cache file beside the package, read back in tens of
  * milliseconds. IPv6 ranges are keyed on the first 64 bits, as geoip-lite's are (its rows start
  * and end on /64 boundaries).
  */
@@ -72,7 +72,7 @@ export class GeoTable {
     this.made = new Array<GeoLocation | null | undefined>(this.places.length);
   }
 
-  /** Reads geoip-lite's city files from `dir` (about a second). Throws when they are not what it writes. */
+  /** Reads geoip-lite's city files from `dir` (about 3 s). Throws when they are not what it writes. */
   static build(dir: string, name: string): GeoTable {
     const builder = new TableBuilder(readFileSync(join(dir, 'geoip-city-names.dat')));
     const r4 = readRows(readFileSync(join(dir, 'geoip-city.dat')), 4, builder, dir);

@@ -688,8 +688,9 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
 
 /**
  * The most entries a group's window may hold: the configured bound, but for the rules that
- * count entries or distinct values at least twice the highest count in their condition, so
- * that forgetting the oldest quarter never takes a window from above the threshold to below it.
+ * count entries or distinct values at least twice the highest count in their condition. Then
+ * forgetting the oldest quarter never takes an event count from above the threshold to below
+ * it. A distinct count can fall, when the newest entries repeat few values, and fires later.
  */
 export function groupEntryBound(rule: CorrelationRule, configured: number | undefined): number {
   if (configured === undefined) return Infinity;

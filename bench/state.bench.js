@@ -13,10 +13,10 @@ export const title = 'Correlation state: memory per group, in-order throughput';
 const GROUPS = 100_000;
 const T0 = 1_767_000_000_000;
 
-function load(body) {
+function load(body, timespan = '10m') {
   const set = loadRuleText(
     'bench.yml',
-    `title: failed\nname: failed\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.failure}\n  condition: sel\n---\ntitle: C\ncorrelation:\n  rules: [failed]\n  group-by: [ip]\n  timespan: 10m\n  ${body}\n`,
+    `title: failed\nname: failed\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.failure}\n  condition: sel\n---\ntitle: C\ncorrelation:\n  rules: [failed]\n  group-by: [ip]\n  timespan: ${timespan}\n  ${body}\n`,
   );
   if (set.diagnostics.errorCount > 0) throw new Error('bench rules did not load');
   return { rule: set.correlations[0], uid: set.detections[0].uid };
@@ -82,12 +82,7 @@ async function bytesPerGroup(factory, body, sharedIds = false) {
  * group's entries. Heap after a forced GC, the correlator alive.
  */
 async function oneBusyGroup(hits, maxGroupEntries) {
-  const set = loadRuleText(
-    'bench.yml',
-    `title: failed\nname: failed\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.failure}\n  condition: sel\n---\ntitle: C\ncorrelation:\n  type: value_count\n  rules: [failed]\n  group-by: [ip]\n  field: user.name\n  timespan: 24h\n  condition: {lt: 2}\n`,
-  );
-  const rule = set.correlations[0];
-  const uid = set.detections[0].uid;
+  const { rule, uid } = load('type: value_count\n  field: user.name\n  condition: {lt: 2}', '24h');
   await settle();
   const before = process.memoryUsage().heapUsed;
   const c = valueCount(rule, { maxKeys: 1000, allowedLatenessMs: 60_000, maxGroupEntries });

@@ -292,6 +292,11 @@ export class KeyedState<V> {
     return before - this.map.size;
   }
 
+  /** Evicts the stalest `fraction` (0–1) of the groups, rounded up: `shed` by share. */
+  shedShare(fraction: number): number {
+    return this.shed(Math.ceil(this.map.size * fraction));
+  }
+
   private evictOverflow(limit = this.maxKeys): void {
     while (this.map.size > limit) {
       const slot = this.order[this.head++]!;

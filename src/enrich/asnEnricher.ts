@@ -9,14 +9,13 @@
  * back from their cache file (`tableFile.ts`) in milliseconds.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Reader } from 'mmdb-lib';
 import type { AuthEvent } from '../events/authEvent.js';
 import type { Enricher } from './enricher.js';
 import { formatIpv4, formatIpv6Full, ipv6High, ipv6Low, publicAddress, type PublicAddress } from './ipAddress.js';
 import { lastAtOrBefore, lastPairAtOrBefore } from './rangeSearch.js';
-import { cachedTable, cacheDirOf, dataSource, NameList, type Tables } from './tableFile.js';
+import { cachedTable, cacheDirOf, dataPackage, dataSource, NameList, type Tables } from './tableFile.js';
 
 export interface AsnEnricherOptions {
   /**
@@ -233,21 +232,11 @@ export class IpLocationDbAsn implements AsnDatabase {
  * written (a read-only install) only costs the parse each time.
  */
 export function loadIpLocationDbAsn(cacheDir?: string): IpLocationDbAsn {
-  const require = createRequire(import.meta.url);
-  let pkgPath: string;
-  try {
-    pkgPath = require.resolve('@ip-location-db/asn/package.json');
-  } catch (err) {
-    throw new Error('the offline ASN database (npm package @ip-location-db/asn) is not installed', { cause: err });
-  }
-  const dir = dirname(pkgPath);
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version?: string };
-  const version = pkg.version ?? 'unknown';
-  const source = dataSource(version, dir, ['asn-ipv4-num.csv', 'asn-ipv6-num.csv']);
+  const { path, dir, version } = dataPackage('@ip-location-db/asn', 'ASN database');
   return cachedTable({
-    file: join(cacheDir ?? cacheDirOf(pkgPath), `asn-v2-${version}.bin`),
+    file: join(cacheDir ?? cacheDirOf(path), `asn-v2-${version}.bin`),
     magic: CACHE_MAGIC,
-    source,
+    source: dataSource(version, dir, ['asn-ipv4-num.csv', 'asn-ipv6-num.csv']),
     decode: (tables) => IpLocationDbAsn.fromTables(tables),
     build: () => IpLocationDbAsn.parse(dir, version),
     encode: (db) => db.toTables(),

@@ -47,7 +47,13 @@ export function createGeoEnricher(options: GeoEnricherOptions = {}): GeoEnricher
   }
   const db = (table ??= loadGeoTable());
   const cache = new RecentCache<GeoLocation | null>(cacheSize);
-  const stats = { hits: 0, misses: 0, size: 0 };
+  const stats = {
+    hits: 0,
+    misses: 0,
+    get size() {
+      return cache.size;
+    },
+  };
 
   const locate = (ip: string): GeoLocation | null => {
     const addr = publicAddress(ip);
@@ -65,7 +71,6 @@ export function createGeoEnricher(options: GeoEnricherOptions = {}): GeoEnricher
     stats.misses++;
     const found = safeLocate(locate, ip);
     cache.set(ip, found);
-    stats.size = cache.size;
     return found;
   };
 

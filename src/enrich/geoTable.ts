@@ -11,12 +11,11 @@
  * and end on /64 boundaries).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isCountryCode } from '../events/countryCodes.js';
 import type { PublicAddress } from './ipAddress.js';
 import { lastAtOrBefore, lastPairAtOrBefore } from './rangeSearch.js';
-import { cachedTable, cacheDirOf, dataSource, NameList, type Tables } from './tableFile.js';
+import { cachedTable, cacheDirOf, dataPackage, dataSource, NameList, type Tables } from './tableFile.js';
 
 /** What the database says about an address. */
 export interface GeoLocation {
@@ -395,19 +394,11 @@ function increment(key: number[]): number[] | undefined {
  * `cacheDir`) when that was made from the same files, else built and cached for the next start.
  */
 export function loadGeoTable(cacheDir?: string): GeoTable {
-  const require = createRequire(import.meta.url);
-  let pkgPath: string;
-  try {
-    pkgPath = require.resolve('geoip-lite/package.json');
-  } catch (err) {
-    throw new Error('the offline geo database (npm package geoip-lite) is not installed', { cause: err });
-  }
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version?: string };
-  const version = pkg.version ?? 'unknown';
-  const dir = resolve(dirname(pkgPath), 'lib', process.env.GEODATADIR || '../data/');
+  const { path, dir: pkgDir, version } = dataPackage('geoip-lite', 'geo database');
+  const dir = resolve(pkgDir, 'lib', process.env.GEODATADIR || '../data/');
   const name = `geoip-lite@${version}`;
   return cachedTable({
-    file: join(cacheDir ?? cacheDirOf(pkgPath), `geo-v1-${version}.bin`),
+    file: join(cacheDir ?? cacheDirOf(path), `geo-v1-${version}.bin`),
     magic: CACHE_MAGIC,
     source: `${dir} ${dataSource(version, dir, FILES)}`,
     decode: (tables) => GeoTable.fromTables(tables),

@@ -15,12 +15,14 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 
 export type TableArray = Int32Array | Uint32Array | BigUint64Array;
@@ -110,6 +112,18 @@ export function unpackTables(buf: Buffer, magic: string, source: string): Tables
   }
   if (at + (tail as number) !== buf.length) return undefined;
   return { head: head as Record<string, unknown>, arrays, tail: buf.subarray(at) };
+}
+
+/** An installed package that holds offline data: its package.json's path, folder and version. */
+export function dataPackage(name: string, what: string): { path: string; dir: string; version: string } {
+  let path: string;
+  try {
+    path = createRequire(import.meta.url).resolve(`${name}/package.json`);
+  } catch (err) {
+    throw new Error(`the offline ${what} (npm package ${name}) is not installed`, { cause: err });
+  }
+  const pkg = JSON.parse(readFileSync(path, 'utf8')) as { version?: string };
+  return { path, dir: dirname(path), version: pkg.version ?? 'unknown' };
 }
 
 /** `node_modules/.cache/authwatch` of the install a package was resolved in (its package.json's path). */

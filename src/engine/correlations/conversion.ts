@@ -304,10 +304,7 @@ class Conversion implements Correlator {
 
   shed(fraction: number): number {
     // A pointer to an evicted destination is only a miss later; both shrink alike.
-    return (
-      this.groups.shed(Math.ceil(this.groups.size * fraction)) +
-      this.pointers.shed(Math.ceil(this.pointers.size * fraction))
-    );
+    return this.groups.shedShare(fraction) + this.pointers.shedShare(fraction);
   }
 
   stats(): CorrelatorStats {

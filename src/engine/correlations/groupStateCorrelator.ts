@@ -35,7 +35,7 @@ export abstract class GroupStateCorrelator<V, S> implements Correlator {
   }
 
   shed(fraction: number): number {
-    return this.groups.shed(Math.ceil(this.groups.size * fraction));
+    return this.groups.shedShare(fraction);
   }
 
   snapshot(deferred?: DeferredSnapshot): GroupStateSnapshot<S> {

@@ -665,7 +665,7 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       return { keys: state.size, evictions: state.evictions, late, entriesForgotten: forgotten };
     },
     shed(fraction) {
-      return state.shed(Math.ceil(state.size * fraction));
+      return state.shedShare(fraction);
     },
     snapshot(deferred?: DeferredSnapshot): SavedCorrelator {
       return {

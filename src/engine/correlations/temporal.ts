@@ -252,7 +252,7 @@ class TemporalCorrelator implements Correlator {
   }
 
   shed(fraction: number): number {
-    return this.groups.shed(Math.ceil(this.groups.size * fraction));
+    return this.groups.shedShare(fraction);
   }
 
   stats() {

@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eventCount } from '../dist/engine/correlations/eventCount.js';
 import { KeyedState } from '../dist/engine/keyedState.js';
 import { valueCount } from '../dist/engine/correlations/valueCount.js';
+import { dormantAccount } from '../dist/engine/correlations/dormantAccount.js';
+import { newValue } from '../dist/engine/correlations/newValue.js';
 import { loadRuleText } from '../dist/rules/loader.js';
 import { fmt, measure } from './harness.js';
 
@@ -98,6 +100,47 @@ async function oneBusyGroup(hits, maxGroupEntries) {
   return { heap, rate: hits / seconds, forgotten: c.stats().entriesForgotten ?? 0, keep: c };
 }
 
+const LONG_USERS = 1_000_000;
+const DAY = 86_400_000;
+
+/**
+ * Long-horizon state: LONG_USERS users (Auth0-style ids, 30 characters) each logging in twice
+ * a day apart, from one country then another, through dormant_account (gap 90d) or new_value
+ * (country, timespan 90d), the event ids 56 digits as Auth0's log ids. Heap and ArrayBuffer
+ * memory after a forced GC, the correlator alive, and the hits/s of the whole pass.
+ */
+async function longHorizon(factory, correlation) {
+  const set = loadRuleText(
+    'bench.yml',
+    `title: ok\nname: ok\nlogsource: {product: authwatch}\ndetection:\n  sel: {type: login.success}\n  condition: sel\n---\ntitle: C\ncorrelation:\n  rules: [ok]\n  ${correlation}\n`,
+  );
+  if (set.diagnostics.errorCount > 0) throw new Error('bench rules did not load');
+  const rule = set.correlations[0];
+  const uid = set.detections[0].uid;
+  await settle();
+  const m0 = process.memoryUsage();
+  const c = factory(rule, { maxKeys: 10_000_000, allowedLatenessMs: 60_000 });
+  const t0 = process.hrtime.bigint();
+  for (let round = 0; round < 2; round++)
+    for (let u = 0; u < LONG_USERS; u++) {
+      const time = T0 + round * DAY + u * 10;
+      const doc = {
+        user: { id: `auth0|${(0x5f00000000 + u).toString(16).padStart(24, '0')}` },
+        geo: { country: round === 0 ? 'GB' : 'FR' },
+      };
+      const eventId = `9002024112912${String(round * LONG_USERS + u).padStart(43, '0')}`;
+      c.observe({ ruleUid: uid, time, eventId, doc, event: doc }, time - 60_000);
+    }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await settle();
+  const m1 = process.memoryUsage();
+  const keys = c.stats().keys;
+  if (keys !== LONG_USERS) throw new Error(`expected ${LONG_USERS} groups, found ${keys}`);
+  const heap = (m1.heapUsed - m0.heapUsed) / keys;
+  const offHeap = (m1.arrayBuffers - m0.arrayBuffers) / keys;
+  return { heap, offHeap, rate: (2 * LONG_USERS) / seconds, keep: c };
+}
+
 export async function run() {
   if (typeof globalThis.gc !== 'function') console.log('(no --expose-gc: heap figures are unreliable)\n');
   // Thresholds no group reaches, so every group keeps its window.
@@ -168,6 +211,21 @@ export async function run() {
   const busy = [];
   for (const bound of [undefined, 10_000]) busy.push({ bound, ...(await oneBusyGroup(BUSY, bound)) });
 
+  const long = [];
+  for (const [name, factory, body] of [
+    ['dormant_account (gap 90d)', dormantAccount, 'type: dormant_account\n  group-by: [user.id]\n  gap: 90d'],
+    [
+      'new_value (country, timespan 90d)',
+      newValue,
+      'type: new_value\n  group-by: [user.id]\n  field: geo.country\n  timespan: 90d',
+    ],
+  ]) {
+    const r = await longHorizon(factory, body);
+    long.push({ name, ...r });
+    r.keep = undefined;
+    await settle();
+  }
+
   console.log(`${fmt(GROUPS)} groups of 1-3 hits each (2 on average), timespan 10m, heap after a forced GC\n`);
   console.log('| correlator | groups | entries/group | heap bytes/group | of which retained event-id strings |');
   console.log('|---|---:|---:|---:|---:|');
@@ -185,6 +243,12 @@ export async function run() {
   console.log('|---|---:|---:|---:|');
   for (const { name, rate } of eviction)
     console.log(`| ${name} | ${fmt(rate.median)} | ${fmt(rate.min)} | ${fmt(rate.max)} |`);
+  console.log(
+    `\n| long-horizon, ${fmt(LONG_USERS)} users, 2 logins each | heap bytes/user | off-heap bytes/user | total | hits/s |`,
+  );
+  console.log('|---|---:|---:|---:|---:|');
+  for (const l of long)
+    console.log(`| ${l.name} | ${fmt(l.heap)} | ${fmt(l.offHeap)} | ${fmt(l.heap + l.offHeap)} | ${fmt(l.rate)} |`);
   console.log(
     `\n| one group, ${fmt(BUSY)} hits with distinct values in 24 h, value_count \`lt: 2\` | heap after (MB) | hits/s | entries forgotten |`,
   );

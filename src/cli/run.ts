@@ -119,6 +119,7 @@ export async function runCommand(args: string[]): Promise<number> {
     allowedLatenessMs: parseTimespan(config.engine.allowed_lateness),
     maxKeysPerRule: config.engine.max_keys_per_rule,
     maxGroupEntries: config.engine.max_entries_per_group,
+    compactBytesPerRule: config.engine.long_state_mb_per_rule * 2 ** 20,
     ...(config.engine.state_memory_mb === undefined
       ? {}
       : { memoryBudgetBytes: config.engine.state_memory_mb * 2 ** 20 }),

@@ -87,6 +87,7 @@ export interface Config {
     max_keys_per_rule: number;
     state_memory_mb?: number;
     max_entries_per_group: number;
+    long_state_mb_per_rule: number;
     max_pending_hits: number;
     action_cooldown: string;
     regex_budget: string;

@@ -43,6 +43,13 @@ export interface EngineOptions {
    */
   maxGroupEntries?: number;
   /**
+   * Bytes per rule of the long-horizon correlations' state (dormant_account, new_value),
+   * kept outside the heap and left alone by the memory budget: beyond it the rule forgets the
+   * stalest quarter of its groups, counted in its evictions. Default 512 MiB, about five
+   * million users of the dormant-account rule.
+   */
+  compactBytesPerRule?: number;
+  /**
    * The least event time between sweeps that free expired state. Default 5 min. A sweep visits
    * every group of every rule, so it also waits until the engine has processed at least one
    * event per SWEEP_GROUPS_PER_EVENT groups tracked since the last one: sweeping then costs a
@@ -197,6 +204,7 @@ const DEFAULTS = {
   allowedLatenessMs: 60_000,
   maxKeysPerRule: 2_000_000,
   maxGroupEntries: 10_000,
+  compactBytesPerRule: 512 * 2 ** 20,
   sweepEveryMs: 300_000,
   sweepGroupsPerEvent: SWEEP_GROUPS_PER_EVENT,
   actionCooldownMs: 300_000,
@@ -331,6 +339,7 @@ export class Engine {
       const c = correlators[rule.type](rule, {
         maxKeys: o.maxKeysPerRule,
         maxGroupEntries: o.maxGroupEntries,
+        compactBytes: o.compactBytesPerRule,
         allowedLatenessMs: o.allowedLatenessMs,
       });
       this.correlatorsByUid.set(rule.uid, c);

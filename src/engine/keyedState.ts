@@ -116,6 +116,12 @@ export class DeferredSnapshot {
     return this.placeholder() as unknown as S[];
   }
 
+  /** A placeholder for a part that writes its own JSON value in slices (a CompactState's bytes). */
+  part(part: DeferredPart): string {
+    this.parts.push({ snap: part });
+    return this.placeholder();
+  }
+
   private placeholder(): string {
     return `@deferred:${this.nonce}:${this.parts.length - 1}@`;
   }
@@ -152,7 +158,7 @@ export class DeferredSnapshot {
 }
 
 /** A part of a deferred snapshot: written in steps, then read as JSON text. */
-interface DeferredPart {
+export interface DeferredPart {
   readonly done: boolean;
   /** Writes up to `budget` more items; returns the budget left. */
   step(budget: number): number;

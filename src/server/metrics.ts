@@ -130,9 +130,14 @@ export class Metrics {
     'Hits held for event-time order that the engine failed on when they were released (skipped and logged).',
   );
   private readonly stateKeys = this.gauge('authwatch_state_keys', 'Groups tracked now, by correlation rule.', ['rule']);
+  private readonly stateBytes = this.gauge(
+    'authwatch_state_bytes',
+    'Bytes held outside the heap by the long-horizon correlations (dormant_account, new_value), by rule; bounded by engine.long_state_mb_per_rule.',
+    ['rule'],
+  );
   private readonly stateEvictions = this.counter(
     'authwatch_state_evictions_total',
-    "Groups evicted at the rule's key limit, by correlation rule.",
+    "Groups evicted at the rule's key limit, memory budget or byte bound, by correlation rule.",
     ['rule'],
   );
   private readonly memorySheds = this.counter(
@@ -277,7 +282,11 @@ export class Metrics {
     setAll(this.releaseErrors, [[{}, v.engine.releaseErrors]]);
     setAll(this.memorySheds, [[{}, v.engine.memorySheds]]);
     this.stateKeys.reset();
-    for (const [rule, s] of Object.entries(v.engine.rules)) this.stateKeys.set({ rule }, s.keys);
+    this.stateBytes.reset();
+    for (const [rule, s] of Object.entries(v.engine.rules)) {
+      this.stateKeys.set({ rule }, s.keys);
+      if (s.bytes !== undefined) this.stateBytes.set({ rule }, s.bytes);
+    }
     setAll(
       this.stateEvictions,
       Object.entries(v.engine.rules).map(([rule, s]) => [{ rule }, s.evictions]),

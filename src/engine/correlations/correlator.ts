@@ -46,6 +46,8 @@ export interface CorrelatorStats {
   late: number;
   /** Entries forgotten early, oldest first, because a group's window reached its bound (counting rules). */
   entriesForgotten?: number;
+  /** Bytes held outside the heap (the long-horizon correlations' CompactState). */
+  bytes?: number;
 }
 
 /**
@@ -92,6 +94,11 @@ export interface CorrelatorOptions {
    * count threshold): beyond it the oldest quarter is forgotten. Default: no bound.
    */
   maxGroupEntries?: number;
+  /**
+   * Bytes of the long-horizon correlations' state (dormant_account, new_value), kept outside
+   * the heap, per rule at most: beyond it the stalest quarter of the groups goes. Default: no bound.
+   */
+  compactBytes?: number;
   /** How far behind the newest event time a hit may arrive and still count. */
   allowedLatenessMs: number;
 }

@@ -1,4 +1,4 @@
-import { GroupStateCorrelator } from './groupStateCorrelator.js';
+import { CompactStateCorrelator } from './compactStateCorrelator.js';
 import type { CorrelationRule } from '../../rules/model.js';
 import { parseTimespan } from '../../time/duration.js';
 import { pairFiring, type CorrelatorFactory, type CorrelatorOptions, type Firing, type Hit } from './correlator.js';
@@ -6,7 +6,7 @@ import { groupOrUserReader } from './impossibleTravel.js';
 
 const DAY_MS = 86_400_000;
 
-/** The group's newest hit. */
+/** The group's newest hit, as the versions that kept it on the heap saved it. */
 interface LastSeen {
   t: number;
   id: string;
@@ -16,13 +16,15 @@ interface LastSeen {
  * Dormant account: a group (by default the user) is seen again more than `gap` after it was
  * last seen. The first hit of a group never fires: there is nothing to measure from.
  *
- * The state that matters is exactly that of groups idle for a long time, so time alone never
- * frees it unless the rule's `timespan` says how long to remember (a group idle longer than
- * that starts over); otherwise the key limit bounds memory, evicting the longest idle first.
+ * The state that matters is exactly that of groups idle for a long time, so it is kept
+ * outside the heap (one record per group: the time and id of its newest hit) and neither the
+ * key limit nor the heap budget evicts it; only its own byte bound does. Time frees a group
+ * only when the rule's `timespan` says how long to remember (a group idle longer than that
+ * starts over).
  */
 export const dormantAccount: CorrelatorFactory = (rule, options) => new DormantAccount(rule, options);
 
-class DormantAccount extends GroupStateCorrelator<LastSeen, LastSeen> {
+class DormantAccount extends CompactStateCorrelator<LastSeen> {
   private readonly readGroup: ReturnType<typeof groupOrUserReader>;
   private readonly gapMs: number;
   /** How long a group is remembered; infinite unless the timespan is set (and longer than the gap). */
@@ -44,39 +46,32 @@ class DormantAccount extends GroupStateCorrelator<LastSeen, LastSeen> {
       this.late++;
       return undefined;
     }
-    const previous = this.groups.peek(g.key);
+    const seen = this.groups.has(g.key);
+    const previousTime = seen ? this.groups.foundTime() : 0;
     // A late hit older than the newest one tells nothing about the gap before the newest.
-    if (previous && hit.time <= previous.t) {
-      this.groups.touch(g.key, () => previous);
-      return undefined;
-    }
-    this.groups.set(g.key, { t: hit.time, id: hit.eventId });
-    if (!previous) return undefined;
-    const gap = hit.time - previous.t;
-    if (gap <= this.gapMs || gap > this.memoryMs) return undefined;
+    if (seen && hit.time <= previousTime) return undefined;
+    const gap = hit.time - previousTime;
+    const fires = seen && gap > this.gapMs && gap <= this.memoryMs;
+    const previousId = fires ? this.groups.foundText() : '';
+    this.groups.set(g.key, hit.time, hit.eventId);
+    if (!fires) return undefined;
     return pairFiring(
       g,
-      previous,
+      { t: previousTime, id: previousId },
       { t: hit.time, id: hit.eventId },
       {
         gap_days: Math.round((gap / DAY_MS) * 10) / 10,
-        last_seen: previous.t,
+        last_seen: previousTime,
         seen_again: hit.time,
       },
     );
   }
 
   expire(watermark: number): void {
-    if (!Number.isFinite(this.memoryMs)) return;
-    const horizon = watermark - this.memoryMs;
-    this.groups.sweep((last) => last.t < horizon);
+    if (Number.isFinite(this.memoryMs)) this.groups.sweepBefore(watermark - this.memoryMs);
   }
 
-  protected save(last: LastSeen): LastSeen {
-    return { ...last };
-  }
-
-  protected load(last: LastSeen): LastSeen {
-    return { ...last };
+  protected fromHeap(key: string, last: LastSeen): void {
+    this.groups.set(key, last.t, last.id);
   }
 }

@@ -9,23 +9,14 @@ import {
   type Firing,
   type Hit,
 } from './correlator.js';
-import { GroupStateCorrelator } from './groupStateCorrelator.js';
+import { CompactStateCorrelator } from './compactStateCorrelator.js';
 
 /** Values remembered per group; beyond this the least recently seen is forgotten. */
 const VALUES_PER_GROUP = 64;
 /** Known values an alert lists, most recently seen first. */
 const KNOWN_IN_CONTEXT = 10;
 
-interface Baseline {
-  /** Event time of the group's first hit: the learning period starts here. */
-  start: number;
-  /** Event time of the group's newest hit. */
-  last: number;
-  /** Value → when it was last seen. */
-  values: Map<string, number>;
-}
-
-/** A baseline as JSON: the values map as entries. */
+/** A baseline as the versions that kept it on the heap saved it. */
 interface SavedBaseline {
   start: number;
   last: number;
@@ -39,7 +30,7 @@ interface SavedBaseline {
  */
 export const newValue: CorrelatorFactory = (rule, options) => new NewValue(rule, options);
 
-class NewValue extends GroupStateCorrelator<Baseline, SavedBaseline> {
+class NewValue extends CompactStateCorrelator<SavedBaseline> {
   private readonly readGroup: ReturnType<typeof groupReader>;
   private readonly readField: (hit: Hit) => unknown;
   private readonly learningMs: number;
@@ -67,26 +58,38 @@ class NewValue extends GroupStateCorrelator<Baseline, SavedBaseline> {
       return undefined;
     }
     const time = hit.time;
-    const b = this.groups.touch(g.key, () => ({ start: time, last: time, values: new Map() }));
-    if (!this.remembered(b.last, time)) {
-      // Everything it knew is forgotten: no baseline is left, so it learns afresh, as a new group would.
-      b.start = time;
-      b.values.clear();
+    let start = time;
+    let last = time;
+    const values: [string, number][] = [];
+    if (this.groups.has(g.key)) {
+      last = this.groups.foundTime();
+      // Everything it knew is forgotten once it was idle beyond the timespan: it learns afresh, as a new group would.
+      if (this.remembered(last, time)) start = decodeBaseline(this.groups.foundValue(), values);
+      else last = time;
     }
-    b.start = Math.min(b.start, time);
-    b.last = Math.max(b.last, time);
+    start = Math.min(start, time);
+    last = Math.max(last, time);
 
-    const seen = b.values.get(value);
+    let seen: number | undefined;
+    let others = 0;
+    for (const [v, t] of values) {
+      if (v === value) seen = t;
+      else if (this.remembered(t, time)) others++;
+    }
     const known = seen !== undefined && this.remembered(seen, time);
     // The learning period includes its start, so a group's first hit never fires, even without one.
-    const learning = time <= b.start + this.learningMs;
+    const learning = time <= start + this.learningMs;
     let firing: Firing | undefined;
     if (!known && !learning) {
-      const others = [...b.values]
-        .filter(([v, t]) => v !== value && this.remembered(t, time))
-        .sort((x, y) => y[1] - x[1])
-        .slice(0, KNOWN_IN_CONTEXT)
-        .map(([v]) => v);
+      const knownValues =
+        others === 0
+          ? []
+          : values
+              .filter(([v, t]) => v !== value && this.remembered(t, time))
+              .reverse() // kept in order of arrival: of two seen at the same time, the later first
+              .sort((x, y) => y[1] - x[1])
+              .slice(0, KNOWN_IN_CONTEXT)
+              .map(([v]) => v);
       firing = {
         groupKey: g.key,
         group: g.group,
@@ -94,42 +97,63 @@ class NewValue extends GroupStateCorrelator<Baseline, SavedBaseline> {
         last: time,
         count: 1,
         eventIds: [hit.eventId],
-        context: { field: this.rule.field?.[0], value, known: others },
+        context: { field: this.rule.field?.[0], value, known: knownValues },
       };
     }
-    b.values.set(value, Math.max(seen ?? time, time));
-    if (b.values.size > VALUES_PER_GROUP) b.values.delete(leastRecent(b.values, value));
+    // What is no longer remembered is dropped now; the value seen goes (or moves) to the end.
+    const kept = values.filter(([v, t]) => v !== value && this.remembered(t, time));
+    kept.push([value, Math.max(seen ?? time, time)]);
+    if (kept.length > VALUES_PER_GROUP) kept.splice(leastRecent(kept), 1);
+    this.groups.set(g.key, last, encodeBaseline(start, kept));
     return firing;
   }
 
   expire(watermark: number): void {
     const span = this.rule.timespanMs;
-    if (span <= 0) return;
-    const horizon = watermark - span;
     // A group idle beyond the timespan has forgotten everything; its next hit starts over anyway.
-    this.groups.sweep((b) => b.last < horizon);
-    for (const [, b] of this.groups.entries()) {
-      for (const [v, t] of b.values) if (t < horizon) b.values.delete(v);
-    }
+    if (span > 0) this.groups.sweepBefore(watermark - span);
   }
 
-  protected save(b: Baseline): SavedBaseline {
-    return { start: b.start, last: b.last, values: [...b.values] };
-  }
-
-  protected load(b: SavedBaseline): Baseline {
-    return { start: b.start, last: b.last, values: new Map(b.values) };
+  protected fromHeap(key: string, b: SavedBaseline): void {
+    this.groups.set(key, b.last, encodeBaseline(b.start, b.values));
   }
 }
 
-function leastRecent(values: Map<string, number>, keep: string): string {
-  let oldest: string | undefined;
-  let oldestTime = Number.POSITIVE_INFINITY;
+/** The index of the least recently seen value, the last one (just seen) excepted. */
+function leastRecent(values: [string, number][]): number {
+  let oldest = 0;
+  for (let i = 1; i < values.length - 1; i++) if (values[i]![1] < values[oldest]![1]) oldest = i;
+  return oldest;
+}
+
+let scratch = Buffer.allocUnsafeSlow(4096);
+
+/**
+ * A baseline as bytes: the learning period's start (f64), then each value in the order kept:
+ * when it was last seen (f64), its length (u32) and its UTF-8 bytes. Returns a view of a
+ * shared buffer, valid until the next call.
+ */
+function encodeBaseline(start: number, values: readonly [string, number][]): Buffer {
+  let size = 8;
+  for (const [v] of values) size += 12 + v.length * 3;
+  if (size > scratch.length) scratch = Buffer.allocUnsafeSlow(size * 2);
+  scratch.writeDoubleLE(start, 0);
+  let at = 8;
   for (const [v, t] of values) {
-    if (v !== keep && t < oldestTime) {
-      oldest = v;
-      oldestTime = t;
-    }
+    scratch.writeDoubleLE(t, at);
+    const n = scratch.write(v, at + 12);
+    scratch.writeUInt32LE(n, at + 8);
+    at += 12 + n;
   }
-  return oldest!;
+  return scratch.subarray(0, at);
+}
+
+/** Reads a baseline written by encodeBaseline: pushes its values, returns its start. */
+function decodeBaseline(bytes: Buffer, values: [string, number][]): number {
+  for (let at = 8; at < bytes.length;) {
+    const n = bytes.readUInt32LE(at + 8);
+    values.push([bytes.toString('utf8', at + 12, at + 12 + n), bytes.readDoubleLE(at)]);
+    at += 12 + n;
+  }
+  return bytes.readDoubleLE(0);
 }

@@ -94,13 +94,46 @@ describe('dormant_account', () => {
     expect(restarted.hit(uid('login_ok'), login(T0 + 91 * DAY))).toBeDefined();
   });
 
-  it('evicts the longest idle account beyond the key limit, and counts it', () => {
+  it('keeps the longest idle accounts whatever the key limit and the heap budget', () => {
     const { rule, uid } = dormant();
     const feed = new Feed(dormantAccount, rule, { maxKeys: 2, allowedLatenessMs: MINUTE });
     feed.hit(uid('login_ok'), login(T0, 'u1'));
     feed.hit(uid('login_ok'), login(T0 + DAY, 'u2'));
     feed.hit(uid('login_ok'), login(T0 + 2 * DAY, 'u3'));
-    expect(feed.correlator.stats()).toEqual({ keys: 2, evictions: 1, late: 0 });
-    expect(feed.hit(uid('login_ok'), login(T0 + 100 * DAY, 'u2'))).toBeDefined();
+    expect(feed.correlator.shed(0.5)).toBe(0);
+    expect(feed.correlator.stats()).toMatchObject({ keys: 3, evictions: 0, late: 0 });
+    expect(feed.hit(uid('login_ok'), login(T0 + 100 * DAY, 'u1'))).toBeDefined();
+  });
+
+  it('beyond its byte bound forgets the stalest quarter of the accounts, and counts them', () => {
+    const { rule, uid } = dormant();
+    const bound = 128 * 1024;
+    const feed = new Feed(dormantAccount, rule, { maxKeys: 10, allowedLatenessMs: MINUTE, compactBytes: bound });
+    const users = 5000;
+    for (let i = 0; i < users; i++) feed.hit(uid('login_ok'), login(T0 + i * MINUTE, `auth0|user-${i}`));
+    const stats = feed.correlator.stats();
+    expect(stats.bytes).toBeLessThanOrEqual(bound);
+    expect(stats.evictions).toBeGreaterThan(0);
+    expect(stats.keys + stats.evictions).toBe(users);
+    // The newest are kept, the oldest forgotten (a first sighting again: nothing to measure from).
+    expect(feed.hit(uid('login_ok'), login(T0 + 200 * DAY, `auth0|user-${users - 1}`))).toBeDefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 200 * DAY, 'auth0|user-0'))).toBeUndefined();
+  });
+
+  it('takes back the state an earlier version kept on the heap', () => {
+    const { rule, uid } = dormant();
+    const feed = new Feed(dormantAccount, rule);
+    feed.correlator.restore({
+      late: 2,
+      groups: {
+        evictions: 1,
+        entries: [
+          ['u1', { t: T0, id: 'evt-old' }],
+          ['u2', { t: T0 + DAY, id: 'evt-2' }, 1],
+        ],
+      },
+    });
+    expect(feed.correlator.stats()).toMatchObject({ keys: 2, evictions: 1, late: 2 });
+    expect(feed.hit(uid('login_ok'), login(T0 + 100 * DAY, 'u1'))?.eventIds[0]).toBe('evt-old');
   });
 });

@@ -115,14 +115,56 @@ describe('new_value', () => {
     expect(restarted.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US'))?.context).toMatchObject({ known: ['FR', 'GB'] });
   });
 
-  it('evicts the stalest group beyond the key limit, and counts it', () => {
+  it('keeps its baselines outside the heap: the key limit and heap budget leave them alone', () => {
     const { rule, uid } = newCountry('timespan: 30d');
     const feed = new Feed(newValue, rule, { maxKeys: 2, allowedLatenessMs: MINUTE });
     feed.hit(uid('login_ok'), login(T0, 'GB', 'u1'));
     feed.hit(uid('login_ok'), login(T0, 'GB', 'u2'));
     feed.hit(uid('login_ok'), login(T0, 'GB', 'u3'));
-    expect(feed.correlator.stats()).toEqual({ keys: 2, evictions: 1, late: 0 });
-    expect(feed.hit(uid('login_ok'), login(T0 + HOUR, 'US', 'u2'))).toBeDefined();
+    expect(feed.correlator.shed(0.5)).toBe(0);
+    expect(feed.correlator.stats()).toMatchObject({ keys: 3, evictions: 0, late: 0 });
+    expect(feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US', 'u1'))).toBeDefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'GB', 'u2'))).toBeUndefined();
+  });
+
+  it('beyond its byte bound forgets the stalest quarter of the groups, and counts them', () => {
+    const { rule, uid } = newCountry('timespan: 90d');
+    const bound = 128 * 1024;
+    const feed = new Feed(newValue, rule, { maxKeys: 10, allowedLatenessMs: MINUTE, compactBytes: bound });
+    for (let i = 0; i < 4000; i++) feed.hit(uid('login_ok'), login(T0 + i * MINUTE, 'GB', `auth0|user-${i}`));
+    const stats = feed.correlator.stats();
+    expect(stats.bytes).toBeLessThanOrEqual(bound);
+    expect(stats.evictions).toBeGreaterThan(0);
+    expect(stats.keys + stats.evictions).toBe(4000);
+    expect(feed.hit(uid('login_ok'), login(T0 + 10 * DAY, 'US', 'auth0|user-3999'))).toBeDefined();
+    // Forgotten: its first hit again, inside a new learning period.
+    expect(feed.hit(uid('login_ok'), login(T0 + 10 * DAY, 'US', 'auth0|user-0'))).toBeUndefined();
+  });
+
+  it('takes back the baselines an earlier version kept on the heap', () => {
+    const { rule, uid } = newCountry('timespan: 90d');
+    const feed = new Feed(newValue, rule);
+    feed.correlator.restore({
+      late: 0,
+      groups: {
+        evictions: 0,
+        entries: [
+          [
+            'u1',
+            {
+              start: T0,
+              last: T0 + DAY,
+              values: [
+                ['GB', T0],
+                ['FR', T0 + DAY],
+              ],
+            },
+          ],
+        ],
+      },
+    });
+    expect(feed.hit(uid('login_ok'), login(T0 + 9 * DAY, 'FR', 'u1'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), login(T0 + 9 * DAY, 'US', 'u1'))?.context).toMatchObject({ known: ['FR', 'GB'] });
   });
 
   it('frees groups idle longer than the timespan and values unseen for as long', () => {

@@ -1,5 +1,10 @@
 import type { AuthEvent } from '../../../../src/events/authEvent.js';
-import type { Correlator, CorrelatorFactory, Firing } from '../../../../src/engine/correlations/correlator.js';
+import type {
+  Correlator,
+  CorrelatorFactory,
+  CorrelatorOptions,
+  Firing,
+} from '../../../../src/engine/correlations/correlator.js';
 import { loadRuleText } from '../../../../src/rules/loader.js';
 import type { CorrelationRule, Doc } from '../../../../src/rules/model.js';
 
@@ -60,7 +65,7 @@ export class Feed {
   constructor(
     factory: CorrelatorFactory,
     readonly rule: CorrelationRule,
-    readonly options: { maxKeys: number; allowedLatenessMs: number } = { maxKeys: 1000, allowedLatenessMs: MINUTE },
+    readonly options: CorrelatorOptions = { maxKeys: 1000, allowedLatenessMs: MINUTE },
   ) {
     this.correlator = factory(rule, options);
   }

@@ -123,6 +123,9 @@ export async function runCommand(args: string[]): Promise<number> {
     ...(config.engine.state_memory_mb === undefined
       ? {}
       : { memoryBudgetBytes: config.engine.state_memory_mb * 2 ** 20 }),
+    ...(config.engine.state_mb_per_rule === undefined
+      ? {}
+      : { ruleMemoryBytes: config.engine.state_mb_per_rule * 2 ** 20 }),
     actionCooldownMs: durationMs(config.engine.action_cooldown),
     watermarkCorroboration: config.engine.watermark_corroboration,
     maxPendingHits: config.engine.max_pending_hits,

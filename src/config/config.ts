@@ -86,6 +86,7 @@ export interface Config {
     watermark_corroboration: number;
     max_keys_per_rule: number;
     state_memory_mb?: number;
+    state_mb_per_rule?: number;
     max_entries_per_group: number;
     long_state_mb_per_rule: number;
     max_pending_hits: number;

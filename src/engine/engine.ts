@@ -18,6 +18,7 @@ import {
 import { correlators } from './correlations/index.js';
 import { HitQueue } from './hitQueue.js';
 import { DeferredSnapshot, KeyedState, type KeyedSnapshot } from './keyedState.js';
+import { stateBytes } from './stateCost.js';
 import { RuleIndex } from './ruleIndex.js';
 
 /** A sweep visits every tracked group; it waits for one event per this many groups since the last. */
@@ -96,6 +97,14 @@ export interface EngineOptions {
    * for millions of users and memory still decides.
    */
   memoryBudgetBytes?: number;
+  /**
+   * The bytes one rule's heap state may hold, estimated from its groups and window entries
+   * (`stateCost.ts`). Checked with the memory budget; above it the rule alone evicts its
+   * stalest groups down to three quarters of it (counted in its `evictions` and in
+   * `ruleSheds`), so one rule cannot crowd the others out. Default: a quarter of the memory
+   * budget. The long-horizon rules have their own bound (`compactBytesPerRule`).
+   */
+  ruleMemoryBytes?: number;
   /** The heap in use, in bytes (default: V8's `used_heap_size`, garbage not yet collected included). */
   heapUsed?: () => number;
 }
@@ -141,6 +150,8 @@ export interface EngineCounters {
   releaseErrors: number;
   /** Times the heap outgrew the memory budget and every correlation evicted its stalest share of groups. */
   memorySheds: number;
+  /** Times one rule's state outgrew its share (`ruleMemoryBytes`) and that rule evicted its stalest groups. */
+  ruleSheds: number;
 }
 
 export interface EngineStats extends EngineCounters {
@@ -297,6 +308,7 @@ export class Engine {
   private pinned: number | undefined;
   private readonly onReleaseError: EngineOptions['onReleaseError'];
   private readonly memoryBudget: number;
+  private readonly ruleBudget: number;
   private readonly heapUsed: () => number;
   /** Heap in use above which the next shed happens: the budget, or higher just after a shed. */
   private shedAbove: number;
@@ -314,6 +326,7 @@ export class Engine {
     orderOverflow: 0,
     releaseErrors: 0,
     memorySheds: 0,
+    ruleSheds: 0,
   };
 
   constructor(
@@ -357,6 +370,7 @@ export class Engine {
     this.maxPending = Math.max(1, o.maxPendingHits);
     this.onReleaseError = options.onReleaseError;
     this.memoryBudget = options.memoryBudgetBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.6);
+    this.ruleBudget = options.ruleMemoryBytes ?? Math.floor(this.memoryBudget / 4);
     this.heapUsed = options.heapUsed ?? (() => getHeapStatistics().used_heap_size);
     this.shedAbove = this.memoryBudget;
     for (const rule of ruleSet.detections) {
@@ -433,6 +447,14 @@ export class Engine {
    */
   private checkMemory(): void {
     this.eventsSinceMemoryCheck = 0;
+    for (const c of this.correlatorsByUid.values()) {
+      const stats = c.stats();
+      if (stats.bytes !== undefined) continue; // off the heap, bounded by its own bytes
+      const bytes = stateBytes(c.rule.type, stats);
+      if (bytes <= this.ruleBudget) continue;
+      c.shed(1 - (0.75 * this.ruleBudget) / bytes);
+      this.counters.ruleSheds++;
+    }
     const used = this.heapUsed();
     if (used <= this.memoryBudget) {
       this.shedAbove = this.memoryBudget;
@@ -700,7 +722,10 @@ export class Engine {
 
   stats(): EngineStats {
     const rules: Record<string, CorrelatorStats> = {};
-    for (const [uid, c] of this.correlatorsByUid) rules[uid] = c.stats();
+    for (const [uid, c] of this.correlatorsByUid) {
+      const s = c.stats();
+      rules[uid] = { ...s, bytes: stateBytes(c.rule.type, s) };
+    }
     const matches: Record<string, number> = {};
     for (const [uid, n] of this.matches) matches[this.ruleIds.get(uid) ?? uid] = n;
     return {

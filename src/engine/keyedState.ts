@@ -230,7 +230,11 @@ export class KeyedState<V> {
   private snap: IncrementalSnapshot<V, unknown> | undefined;
   evictions = 0;
 
-  constructor(readonly maxKeys: number) {}
+  /** @param evicted told of each group evicted (key limit or shed), for callers that count what groups hold. */
+  constructor(
+    readonly maxKeys: number,
+    private readonly evicted?: (value: V) => void,
+  ) {}
 
   get size(): number {
     return this.map.size;
@@ -321,6 +325,7 @@ export class KeyedState<V> {
       this.map.delete(slot.key);
       slot.alive = false;
       this.evictions++;
+      this.evicted?.(slot.value);
     }
     this.compact();
   }

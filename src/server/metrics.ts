@@ -132,7 +132,7 @@ export class Metrics {
   private readonly stateKeys = this.gauge('authwatch_state_keys', 'Groups tracked now, by correlation rule.', ['rule']);
   private readonly stateBytes = this.gauge(
     'authwatch_state_bytes',
-    'Bytes held outside the heap by the long-horizon correlations (dormant_account, new_value), by rule; bounded by engine.long_state_mb_per_rule.',
+    'Bytes of state by correlation rule: exact for the long-horizon correlations, held outside the heap (bounded by engine.long_state_mb_per_rule); estimated from groups and window entries for the others (bounded by engine.state_mb_per_rule).',
     ['rule'],
   );
   private readonly stateEvictions = this.counter(
@@ -143,6 +143,10 @@ export class Metrics {
   private readonly memorySheds = this.counter(
     'authwatch_state_memory_sheds_total',
     'Times the heap outgrew engine.state_memory_mb and every correlation evicted its stalest share of groups.',
+  );
+  private readonly ruleSheds = this.counter(
+    'authwatch_state_rule_sheds_total',
+    "Times one rule's state outgrew engine.state_mb_per_rule and that rule evicted its stalest groups.",
   );
   private readonly stateForgotten = this.counter(
     'authwatch_state_entries_forgotten_total',
@@ -281,6 +285,7 @@ export class Metrics {
     setAll(this.orderOverflow, [[{}, v.engine.orderOverflow]]);
     setAll(this.releaseErrors, [[{}, v.engine.releaseErrors]]);
     setAll(this.memorySheds, [[{}, v.engine.memorySheds]]);
+    setAll(this.ruleSheds, [[{}, v.engine.ruleSheds]]);
     this.stateKeys.reset();
     this.stateBytes.reset();
     for (const [rule, s] of Object.entries(v.engine.rules)) {

@@ -46,7 +46,12 @@ export interface CorrelatorStats {
   late: number;
   /** Entries forgotten early, oldest first, because a group's window reached its bound (counting rules). */
   entriesForgotten?: number;
-  /** Bytes held outside the heap (the long-horizon correlations' CompactState). */
+  /** Entries in the groups' windows (the counting correlations). */
+  entries?: number;
+  /**
+   * Bytes the rule's state holds outside the heap (the long-horizon correlations); for the
+   * others the engine estimates them (`stateCost.ts`).
+   */
   bytes?: number;
 }
 

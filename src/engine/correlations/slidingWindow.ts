@@ -596,7 +596,9 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
   const readGroup = groupReader(rule);
   // Made once: a closure per hit would be garbage on the hot path.
   const create = () => spec.create();
-  const state = new KeyedState<W>(options.maxKeys);
+  /** Entries in all windows, for the estimate of the bytes the rule holds. */
+  let entries = 0;
+  const state = new KeyedState<W>(options.maxKeys, (w) => (entries -= w.size));
   const bound = groupEntryBound(rule, options.maxGroupEntries);
   // Down to three quarters at the bound: the window is copied once per quarter of it, not per hit.
   const keep = Math.ceil((bound * 3) / 4);
@@ -620,13 +622,15 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       const time = hit.time - epoch;
       const w = state.touch(g.key, create);
       const inOrder = time >= w.newest;
+      const before = w.size;
       let k = w.insert(time, hit.eventId, value, timing);
       if (w.size > bound) {
         const p = w.forgetOldest(keep, timing.timespanMs);
         forgotten += p;
         k -= p;
-        if (k < 0) return undefined; // a hit older than every entry kept: forgotten with them
       }
+      entries += w.size - before;
+      if (k < 0) return undefined; // a hit older than every entry kept: forgotten with them
       const found = spec.evaluate(w, k, inOrder, value);
       if (!found) return undefined;
       const described = w.describe(found.range);
@@ -641,6 +645,7 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
         context: found.context,
       };
       if (spec.consumes) {
+        entries -= found.range.end - found.range.start;
         w.consume(found.range, timing.timespanMs);
         if (w.size === 0) state.delete(g.key);
       }
@@ -651,8 +656,13 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       // No hit at or after the watermark shares a window with entries older than this.
       const horizon = watermark - timing.timespanMs - epoch;
       state.sweep((w) => {
-        if (w.newest < horizon) return true;
+        const before = w.size;
+        if (w.newest < horizon) {
+          entries -= before;
+          return true;
+        }
         w.pruneBefore(horizon, timing.timespanMs);
+        entries += w.size - before;
         return false;
       });
       if (watermark - epoch > REBASE_AFTER) {
@@ -662,7 +672,7 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       }
     },
     stats() {
-      return { keys: state.size, evictions: state.evictions, late, entriesForgotten: forgotten };
+      return { keys: state.size, evictions: state.evictions, late, entriesForgotten: forgotten, entries };
     },
     shed(fraction) {
       return state.shedShare(fraction);
@@ -682,6 +692,8 @@ export function windowCorrelator<V extends Slot | null, W extends SlidingWindow<
       late = s.late;
       forgotten = s.forgotten ?? 0;
       state.restore(s.groups, (w) => spec.create().load(w, timing.timespanMs));
+      entries = 0;
+      for (const [, w] of state.entries()) entries += w.size;
     },
   };
 }

@@ -38,7 +38,11 @@ function failures(engine: Engine, count: number): void {
 describe('the memory budget', () => {
   it('sheds the stalest share of groups when the heap outgrows it, once per overshoot', () => {
     let used = 500;
-    const engine = new Engine(RULES, { memoryBudgetBytes: 1000, heapUsed: () => used });
+    const engine = new Engine(RULES, {
+      memoryBudgetBytes: 1000,
+      ruleMemoryBytes: Number.POSITIVE_INFINITY,
+      heapUsed: () => used,
+    });
     const groups = () => Object.values(engine.stats().rules)[0]!;
     failures(engine, 20_000);
     const before = groups().keys; // the last minute's hits still wait for event-time order
@@ -69,7 +73,11 @@ describe('the memory budget', () => {
 
   it('takes the oldest groups: the newest addresses are still tracked', () => {
     let used = 0;
-    const engine = new Engine(RULES, { memoryBudgetBytes: 1000, heapUsed: () => used });
+    const engine = new Engine(RULES, {
+      memoryBudgetBytes: 1000,
+      ruleMemoryBytes: Number.POSITIVE_INFINITY,
+      heapUsed: () => used,
+    });
     const first = n;
     failures(engine, 9_999);
     used = 5000;
@@ -89,5 +97,60 @@ describe('the memory budget', () => {
     failures(engine, 20_000);
     expect(engine.stats().memorySheds).toBe(0);
     expect(Object.values(engine.stats().rules)[0]!.evictions).toBe(0);
+  });
+});
+
+// Two rules: failures per address (one group each), and successes per user (few groups).
+const TWO = loadRuleText(
+  't.yml',
+  [
+    'title: failed',
+    'name: failed',
+    'logsource: {product: authwatch}',
+    'detection: {sel: {type: login.failure}, condition: sel}',
+    '---',
+    'title: ok',
+    'name: ok',
+    'logsource: {product: authwatch}',
+    'detection: {sel: {type: login.success}, condition: sel}',
+    '---',
+    'title: failures per address',
+    'name: per-address',
+    'correlation: {type: event_count, rules: [failed], group-by: [ip], timespan: 1h, condition: {gte: 1000}}',
+    '---',
+    'title: successes per user',
+    'name: per-user',
+    'correlation: {type: event_count, rules: [ok], group-by: [user.name], timespan: 1h, condition: {gte: 1000}}',
+    '',
+  ].join('\n'),
+);
+
+describe("one rule's share of the memory budget", () => {
+  it('is taken from that rule alone, down to three quarters of it, counted', () => {
+    // 2 MB for a rule: about 6,000 groups of one entry at the measured 330 bytes.
+    const engine = new Engine(TWO, { ruleMemoryBytes: 2_000_000, heapUsed: () => 0 });
+    const byName = () => {
+      const rules = engine.stats().rules;
+      const ids = Object.keys(rules);
+      return { address: rules[ids[0]!]!, user: rules[ids[1]!]! };
+    };
+    for (let i = 0; i < 600; i++, n++)
+      engine.process({
+        id: `s${n}`,
+        time: T0 + n * 10,
+        source: 'generic',
+        type: 'login.success',
+        outcome: 'success',
+        user: { name: `user${i}` },
+      });
+    failures(engine, 40_000);
+    const { address, user } = byName();
+    expect(engine.stats().ruleSheds).toBeGreaterThan(0);
+    expect(engine.stats().memorySheds).toBe(0);
+    expect(address.evictions).toBeGreaterThan(0);
+    expect(address.bytes).toBeLessThanOrEqual(2_000_000);
+    expect(address.bytes).toBe(address.keys * 240 + address.entries! * 90);
+    // The small rule kept every group.
+    expect(user).toMatchObject({ keys: 600, evictions: 0 });
   });
 });

@@ -102,7 +102,7 @@ describe('event_count', () => {
     const d = driver(eventCount, rule);
     expect(d.feed(hit(failed, T0, { ip: '' }))).toBeUndefined();
     expect(d.feed(hit(failed, T0, { ip: undefined }))).toBeUndefined();
-    expect(d.c.stats()).toEqual({ keys: 0, evictions: 0, late: 0, entriesForgotten: 0 });
+    expect(d.c.stats()).toEqual({ keys: 0, evictions: 0, late: 0, entriesForgotten: 0, entries: 0 });
   });
 
   it('slides: events older than the timespan no longer count, both ends inclusive', () => {
@@ -427,13 +427,47 @@ describe('snapshot and restore', () => {
     });
   }
 
+  it('counts the entries its windows hold exactly, through eviction, the group bound, firing and sweeps', () => {
+    let r = 12345;
+    const rnd = () => (r = (r * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const [factory, body, forgets] of [
+      [eventCount, 'type: event_count\nrules: [failed]\ngroup-by: [ip]\ntimespan: 5m\ncondition: {gte: 4}', false],
+      [eventCount, 'type: event_count\nrules: [failed]\ngroup-by: [ip]\ntimespan: 5m\ncondition: {lt: 2}', true],
+      [
+        valueCount,
+        'type: value_count\nrules: [failed]\ngroup-by: [ip]\ntimespan: 5m\ncondition: {field: user, lt: 3}',
+        true,
+      ],
+    ] as const) {
+      const { rule, failed } = load(body);
+      const c = factory(rule, { maxKeys: 40, maxGroupEntries: 6, allowedLatenessMs: MIN });
+      const d = new Driver(c, MIN);
+      let fired = 0;
+      for (let i = 0; i < 5000; i++) {
+        const t = T0 + i * 2 * SEC - Math.floor(rnd() * 30 * SEC);
+        // Half the hits on one busy address, the rest over more addresses than the key limit.
+        const ip = rnd() < 0.5 ? '10.0.0.1' : `10.0.1.${Math.floor(rnd() * 60)}`;
+        if (d.feed(hit(failed, t, { ip, user: `u${Math.floor(rnd() * 50)}` }))) fired++;
+        if (i % 500 === 0) c.expire(d.watermark);
+        if (i % 1000 === 0) c.shed(0.3);
+      }
+      const snap = c.snapshot() as { groups: { entries: [string, { t: number[] }][] } };
+      const held = snap.groups.entries.reduce((sum, [, w]) => sum + w.t.length, 0);
+      expect(held).toBeGreaterThan(0);
+      expect(fired).toBeGreaterThan(0);
+      expect(c.stats().entries).toBe(held);
+      expect(c.stats().evictions).toBeGreaterThan(0);
+      if (forgets) expect(c.stats().entriesForgotten).toBeGreaterThan(0);
+    }
+  });
+
   it('keeps late and eviction counts', () => {
     const { rule, failed } = countRule();
     const d = driver(eventCount, rule, 1, MIN);
     d.all([hit(failed, T0, { ip: 'a' }), hit(failed, T0, { ip: 'b' }), hit(failed, T0 - 2 * MIN)]);
     const e = driver(eventCount, rule, 1, MIN);
     e.c.restore(JSON.parse(JSON.stringify(d.c.snapshot())));
-    expect(e.c.stats()).toEqual({ keys: 1, evictions: 1, late: 1, entriesForgotten: 0 });
+    expect(e.c.stats()).toEqual({ keys: 1, evictions: 1, late: 1, entriesForgotten: 0, entries: 1 });
   });
 
   it('rejects what is not a snapshot', () => {

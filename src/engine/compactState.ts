@@ -4,8 +4,9 @@
  * evicting the stalest groups (what a heap bound does) would lose what it exists to find.
  *
  * Each group is one record in an arena (a Buffer, so its bytes are outside the V8 heap and
- * cost the collector nothing): a 16-byte header (key length, value length, time), the key in
- * UTF-8, and the caller's value bytes, padded to 8 bytes. An open-addressing index (linear
+ * cost the collector nothing): a 16-byte header (key length, value length, time), the key
+ * (one byte a character when every character is below 256, else UTF-16, so keys are hashed
+ * and compared in JavaScript without encoding them), and the value, padded to 8 bytes. An open-addressing index (linear
  * probing, two typed arrays) finds a record by key; a change of the same padded size
  * overwrites the record, any other appends a new one and leaves the old as garbage, and the
  * arena is compacted once garbage outweighs the live records. Iteration, sweeps, sheds and
@@ -18,9 +19,15 @@
 
 import type { DeferredPart } from './keyedState.js';
 
-/** Key length (the high bit marks a dead record), value length, time (f64). */
+/**
+ * Header: word 0 the key's length in UTF-16 units (DEAD marks a dead record, WIDE a key stored
+ * as UTF-16; otherwise one byte a character, every unit below 256), word 1 the value's length
+ * in bytes (WIDE: text stored as UTF-16), then the time (f64).
+ */
 const HEADER = 16;
 const DEAD = 0x8000_0000;
+const WIDE = 0x4000_0000;
+const LENGTH = 0x3fff_ffff;
 /** Share of the groups dropped, stalest first, when the bytes reach the bound. */
 const SHED_AT_BOUND = 0.25;
 /** Base64 characters written per unit of a deferred snapshot's budget (a multiple of 4). */
@@ -28,7 +35,7 @@ const SNAPSHOT_CHARS_PER_STEP = 128;
 
 /** What `CompactState.snapshot` writes: the live records, in arena order, as base64. */
 export interface CompactSnapshot {
-  compact: 1;
+  compact: 2;
   evictions: number;
   records: string;
 }
@@ -37,14 +44,33 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** FNV-1a over bytes, then mixed: never 0, which marks an empty slot. */
-function hashBytes(buf: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+/** Bytes of a key or text whose header word is `word`. */
+function bytesOf(word: number): number {
+  return word & WIDE ? (word & LENGTH) * 2 : word & LENGTH;
+}
+
+/** The final mix of the FNV-1a hash: never 0, which marks an empty slot. */
+function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x45d9f3b);
   h ^= h >>> 16;
   return h === 0 ? 1 : h >>> 0;
+}
+
+/** Whether some UTF-16 unit of `s` is 256 or more (then it is stored as UTF-16). */
+function wide(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 255) return true;
+  return false;
+}
+
+/** Writes text as one byte a unit, or as UTF-16 when `isWide`. */
+function writeText(buf: Buffer, at: number, s: string, isWide: boolean): void {
+  if (isWide) buf.write(s, at, 'utf16le');
+  else for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
+}
+
+function readText(buf: Buffer, at: number, word: number): string {
+  return buf.toString(word & WIDE ? 'utf16le' : 'latin1', at, at + bytesOf(word));
 }
 
 export class CompactState {
@@ -60,10 +86,17 @@ export class CompactState {
   private tags: Uint32Array;
   private mask: number;
   private count = 0;
-  private scratch = Buffer.allocUnsafeSlow(256);
-  /** Bytes of the key last encoded into `scratch`, and its hash. */
-  private keyLen = 0;
+  /** The header word and hash of the key `find` looked up last. */
+  private keyWord = 0;
   private keyHash = 0;
+  /**
+   * `find`'s last answer, kept while the index is unchanged (`version`): a correlation looks
+   * a group up, then sets it, and the second lookup costs nothing.
+   */
+  private lastKey: string | undefined;
+  private lastAnswer = 0;
+  private lastVersion = -1;
+  private version = 0;
   /** The record `has` found last (-1: none). */
   private found = -1;
   evictions = 0;
@@ -103,16 +136,13 @@ export class CompactState {
 
   /** The found group's value bytes: a view into the arena. */
   foundValue(): Buffer {
-    const off = this.found;
-    const start = off + HEADER + (this.u32[off >> 2]! & ~DEAD);
-    return this.arena.subarray(start, start + this.u32[(off >> 2) + 1]!);
+    const start = this.valueAt(this.found);
+    return this.arena.subarray(start, start + bytesOf(this.u32[(this.found >> 2) + 1]!));
   }
 
-  /** The found group's value as UTF-8 text (what `set` stored from a string). */
+  /** The found group's value as text (what `set` stored from a string). */
   foundText(): string {
-    const off = this.found;
-    const start = off + HEADER + (this.u32[off >> 2]! & ~DEAD);
-    return this.arena.toString('utf8', start, start + this.u32[(off >> 2) + 1]!);
+    return readText(this.arena, this.valueAt(this.found), this.u32[(this.found >> 2) + 1]!);
   }
 
   /** The group's time, or undefined when it is not tracked. */
@@ -129,20 +159,22 @@ export class CompactState {
     return this.has(key) ? this.foundText() : undefined;
   }
 
-  /** Sets the group's time and value (text is stored as UTF-8), creating the group if need be. */
+  /** Sets the group's time and value (text or bytes), creating the group if need be. */
   set(key: string, time: number, value: string | Uint8Array): void {
     let i = this.find(key);
-    const keyLen = this.keyLen;
-    const valueLen = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-    const size = align8(HEADER + keyLen + valueLen);
+    const keyWord = this.keyWord;
+    const keyHash = this.keyHash;
+    const textWide = typeof value === 'string' && wide(value);
+    const valueWord = typeof value === 'string' ? value.length | (textWide ? WIDE : 0) : value.length;
+    const size = align8(HEADER + bytesOf(keyWord) + bytesOf(valueWord));
     let moved = false;
     if (i >= 0) {
       const off = this.slots[i]! - 1;
-      if (align8(HEADER + keyLen + this.u32[(off >> 2) + 1]!) === size) {
-        this.writeValue(off, keyLen, time, value, valueLen);
+      if (this.recordSize(off) === size) {
+        this.writeValue(off, time, value, valueWord, textWide);
         return;
       }
-      this.kill(off, keyLen);
+      this.kill(off);
       this.removeSlot(i);
       this.count--;
       moved = true;
@@ -152,18 +184,17 @@ export class CompactState {
     if (moved) i = this.find(key); // the index changed under the slot found first
     const off = this.used;
     this.used += size;
-    this.u32[off >> 2] = keyLen;
-    this.scratch.copy(this.arena, off + HEADER, 0, keyLen);
-    this.writeValue(off, keyLen, time, value, valueLen);
-    this.insertSlot(~i, this.keyHash, off);
+    this.u32[off >> 2] = keyWord;
+    writeText(this.arena, off + HEADER, key, (keyWord & WIDE) !== 0);
+    this.writeValue(off, time, value, valueWord, textWide);
+    this.insertSlot(~i, keyHash, off);
     this.count++;
   }
 
   delete(key: string): boolean {
     const i = this.find(key);
     if (i < 0) return false;
-    const off = this.slots[i]! - 1;
-    this.kill(off, this.u32[off >> 2]!);
+    this.kill(this.slots[i]! - 1);
     this.removeSlot(i);
     this.count--;
     this.maybeCompact();
@@ -192,12 +223,11 @@ export class CompactState {
   /** Every group, in arena order: key, time and a view of the value valid during the call. */
   forEach(visit: (key: string, time: number, value: Buffer) => void): void {
     this.forEachLive((off) => {
-      const keyLen = this.u32[off >> 2]!;
-      const start = off + HEADER + keyLen;
+      const start = this.valueAt(off);
       visit(
-        this.arena.toString('utf8', off + HEADER, start),
+        readText(this.arena, off + HEADER, this.u32[off >> 2]!),
         this.f64[(off >> 3) + 1]!,
-        this.arena.subarray(start, start + this.u32[(off >> 2) + 1]!),
+        this.arena.subarray(start, start + bytesOf(this.u32[(off >> 2) + 1]!)),
       );
     });
   }
@@ -206,11 +236,12 @@ export class CompactState {
   snapshot(defer?: (part: DeferredPart) => string): CompactSnapshot {
     this.compact();
     const bytes = Buffer.from(this.arena.subarray(0, this.used));
-    if (!defer) return { compact: 1, evictions: this.evictions, records: bytes.toString('base64') };
-    return { compact: 1, evictions: this.evictions, records: defer(new Base64Part(bytes)) };
+    if (!defer) return { compact: 2, evictions: this.evictions, records: bytes.toString('base64') };
+    return { compact: 2, evictions: this.evictions, records: defer(new Base64Part(bytes)) };
   }
 
   restore(snap: CompactSnapshot): void {
+    if (snap.compact !== 2) throw new Error(`unknown compact state version ${String(snap.compact)}`);
     const bytes = Buffer.from(snap.records, 'base64');
     this.setArena(Math.max(4096, align8(bytes.length) * 2));
     bytes.copy(this.arena, 0);
@@ -219,8 +250,8 @@ export class CompactState {
     this.evictions = snap.evictions;
     this.count = 0;
     for (let off = 0; off < this.used; off += this.recordSize(off)) {
-      const keyLen = this.u32[off >> 2]!;
-      if (keyLen & DEAD || off + this.recordSize(off) > this.used) throw new Error('damaged compact state');
+      if (this.u32[off >> 2]! & DEAD || off + this.recordSize(off) > this.used)
+        throw new Error('damaged compact state');
       this.count++;
     }
     this.reindex(Math.max(1024, nextPow2(this.count * 2 + 1)));
@@ -228,43 +259,86 @@ export class CompactState {
 
   // --- internals ---------------------------------------------------------------------------
 
-  /** Encodes `key` into scratch and finds its slot: the index, or ~(the empty slot it would take). */
+  /** Finds `key`'s slot: its index, or ~(the empty slot it would take). Sets keyWord and keyHash. */
   private find(key: string): number {
-    if (key.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(key.length * 3);
-    const keyLen = this.scratch.write(key, 0);
-    const h = hashBytes(this.scratch, 0, keyLen);
-    this.keyLen = keyLen;
+    if (key === this.lastKey && this.lastVersion === this.version) return this.lastAnswer;
+    let h = 0x811c9dc5;
+    let isWide = false;
+    for (let j = 0; j < key.length; j++) {
+      const c = key.charCodeAt(j);
+      if (c > 255) isWide = true;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    h = finish(h);
+    const word = key.length | (isWide ? WIDE : 0);
+    this.keyWord = word;
     this.keyHash = h;
-    const { slots, tags, mask, arena, u32 } = this;
+    const { slots, tags, mask, u32 } = this;
+    let answer: number;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = slots[i]!;
-      if (s === 0) return ~i;
-      if (tags[i] === h) {
-        const off = s - 1;
-        if (
-          u32[off >> 2] === keyLen &&
-          arena.compare(this.scratch, 0, keyLen, off + HEADER, off + HEADER + keyLen) === 0
-        )
-          return i;
+      if (s === 0) {
+        answer = ~i;
+        break;
+      }
+      if (tags[i] === h && u32[(s - 1) >> 2] === word && this.keyEquals(s - 1 + HEADER, key, isWide)) {
+        answer = i;
+        break;
       }
     }
+    this.lastKey = key;
+    this.lastAnswer = answer;
+    this.lastVersion = this.version;
+    return answer;
   }
 
-  private writeValue(off: number, keyLen: number, time: number, value: string | Uint8Array, valueLen: number): void {
-    this.u32[(off >> 2) + 1] = valueLen;
+  private keyEquals(at: number, key: string, isWide: boolean): boolean {
+    const { arena } = this;
+    if (isWide) {
+      for (let j = 0; j < key.length; j++)
+        if ((arena[at + 2 * j]! | (arena[at + 2 * j + 1]! << 8)) !== key.charCodeAt(j)) return false;
+    } else for (let j = 0; j < key.length; j++) if (arena[at + j] !== key.charCodeAt(j)) return false;
+    return true;
+  }
+
+  /** The hash of the key stored at `off`, as `find` computes it from the string. */
+  private hashAt(off: number): number {
+    const word = this.u32[off >> 2]!;
+    const at = off + HEADER;
+    const n = word & LENGTH;
+    const { arena } = this;
+    let h = 0x811c9dc5;
+    if (word & WIDE)
+      for (let j = 0; j < n; j++) h = Math.imul(h ^ (arena[at + 2 * j]! | (arena[at + 2 * j + 1]! << 8)), 0x01000193);
+    else for (let j = 0; j < n; j++) h = Math.imul(h ^ arena[at + j]!, 0x01000193);
+    return finish(h);
+  }
+
+  private valueAt(off: number): number {
+    return off + HEADER + bytesOf(this.u32[off >> 2]! & ~DEAD);
+  }
+
+  private writeValue(
+    off: number,
+    time: number,
+    value: string | Uint8Array,
+    valueWord: number,
+    textWide: boolean,
+  ): void {
+    this.u32[(off >> 2) + 1] = valueWord;
     this.f64[(off >> 3) + 1] = time;
-    const at = off + HEADER + keyLen;
-    if (typeof value === 'string') this.arena.write(value, at);
+    const at = this.valueAt(off);
+    if (typeof value === 'string') writeText(this.arena, at, value, textWide);
     else this.arena.set(value, at);
   }
 
   private recordSize(off: number): number {
-    return align8(HEADER + (this.u32[off >> 2]! & ~DEAD) + this.u32[(off >> 2) + 1]!);
+    return align8(HEADER + bytesOf(this.u32[off >> 2]! & ~DEAD) + bytesOf(this.u32[(off >> 2) + 1]!));
   }
 
-  private kill(off: number, keyLen: number): void {
+  private kill(off: number): void {
     this.garbage += this.recordSize(off);
-    this.u32[off >> 2] = keyLen | DEAD;
+    this.u32[off >> 2] = this.u32[off >> 2]! | DEAD;
   }
 
   private forEachLive(visit: (off: number) => void): void {
@@ -276,7 +350,7 @@ export class CompactState {
     let gone = 0;
     this.forEachLive((off) => {
       if (gone < limit && drop(off)) {
-        this.kill(off, this.u32[off >> 2]!);
+        this.kill(off);
         gone++;
       }
     });
@@ -289,11 +363,13 @@ export class CompactState {
   private insertSlot(i: number, h: number, off: number): void {
     this.slots[i] = off + 1;
     this.tags[i] = h;
+    this.version++;
   }
 
   /** Linear probing's deletion: shifts back the records after the hole that probed past it. */
   private removeSlot(hole: number): void {
     const { slots, tags, mask } = this;
+    this.version++;
     slots[hole] = 0;
     for (let i = (hole + 1) & mask; slots[i] !== 0; i = (i + 1) & mask) {
       const home = tags[i]! & mask;
@@ -370,12 +446,13 @@ export class CompactState {
     this.slots = new Int32Array(capacity);
     this.tags = new Uint32Array(capacity);
     this.mask = capacity - 1;
+    this.version++;
     this.forEachLive((off) => {
-      const keyLen = this.u32[off >> 2]!;
-      const h = hashBytes(this.arena, off + HEADER, off + HEADER + keyLen);
+      const h = this.hashAt(off);
       let i = h & this.mask;
       while (this.slots[i] !== 0) i = (i + 1) & this.mask;
-      this.insertSlot(i, h, off);
+      this.slots[i] = off + 1;
+      this.tags[i] = h;
     });
   }
 }

@@ -72,7 +72,8 @@ class ValueChange extends GroupStateCorrelator<Point[], Point[]> {
     while (at > 0 && points[at - 1]!.t > point.t) at--;
     const before = neighbour(points[at - 1], point, this.relevantMs);
     const after = neighbour(points[at], point, this.relevantMs);
-    points.splice(at, 0, point);
+    if (at === points.length) points.push(point);
+    else points.splice(at, 0, point);
     this.prune(points, watermark);
 
     let change: [Point, Point] | undefined;
@@ -102,7 +103,10 @@ class ValueChange extends GroupStateCorrelator<Point[], Point[]> {
     while (firstKept + 1 < points.length && points[firstKept + 1]!.t < watermark) firstKept++;
     if (points[firstKept]!.t < watermark - this.relevantMs) firstKept++;
     firstKept = Math.max(firstKept, points.length - POINTS_PER_GROUP);
-    if (firstKept > 0) points.splice(0, firstKept);
+    if (firstKept === 0) return;
+    // Shifted in place: `splice` would allocate the array of what it removes, on every hit.
+    for (let i = firstKept; i < points.length; i++) points[i - firstKept] = points[i]!;
+    points.length -= firstKept;
   }
 
   expire(watermark: number): void {

@@ -35,7 +35,8 @@ const SNAPSHOT_CHARS_PER_STEP = 128;
 
 /** What `CompactState.snapshot` writes: the live records, in arena order, as base64. */
 export interface CompactSnapshot {
-  compact: 2;
+  /** 2; 1 is the first layout (keys in UTF-8, text values in UTF-8), still read. */
+  compact: 1 | 2;
   evictions: number;
   records: string;
 }
@@ -240,7 +241,12 @@ export class CompactState {
     return { compact: 2, evictions: this.evictions, records: defer(new Base64Part(bytes)) };
   }
 
-  restore(snap: CompactSnapshot): void {
+  /** Takes back a snapshot; `textValues`: the values were set as text (read a version 1 snapshot by it). */
+  restore(snap: CompactSnapshot, textValues = false): void {
+    if (snap.compact === 1) {
+      this.restoreFirstLayout(snap, textValues);
+      return;
+    }
     if (snap.compact !== 2) throw new Error(`unknown compact state version ${String(snap.compact)}`);
     const bytes = Buffer.from(snap.records, 'base64');
     this.setArena(Math.max(4096, align8(bytes.length) * 2));
@@ -258,6 +264,28 @@ export class CompactState {
   }
 
   // --- internals ---------------------------------------------------------------------------
+
+  /** Version 1: the same header, with lengths in UTF-8 bytes and no flags; records re-set one by one. */
+  private restoreFirstLayout(snap: CompactSnapshot, textValues: boolean): void {
+    const bytes = Buffer.from(snap.records, 'base64');
+    this.setArena(4096);
+    this.used = 0;
+    this.garbage = 0;
+    this.count = 0;
+    this.reindex(1024);
+    for (let off = 0; off < bytes.length;) {
+      if (off + HEADER > bytes.length) throw new Error('damaged compact state');
+      const keyLen = bytes.readUInt32LE(off);
+      const valueLen = bytes.readUInt32LE(off + 4);
+      const end = off + HEADER + keyLen + valueLen;
+      if (keyLen & DEAD || end > bytes.length) throw new Error('damaged compact state');
+      const key = bytes.toString('utf8', off + HEADER, off + HEADER + keyLen);
+      const value = bytes.subarray(off + HEADER + keyLen, end);
+      this.set(key, bytes.readDoubleLE(off + 8), textValues ? value.toString('utf8') : Buffer.from(value));
+      off = align8(end);
+    }
+    this.evictions = snap.evictions;
+  }
 
   /** Finds `key`'s slot: its index, or ~(the empty slot it would take). Sets keyWord and keyHash. */
   private find(key: string): number {

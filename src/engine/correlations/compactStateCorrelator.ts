@@ -27,6 +27,8 @@ export abstract class CompactStateCorrelator<H> implements Correlator {
     this.groups = new CompactState(options.compactBytes);
   }
 
+  /** Whether the groups' values are set as text (an event id) rather than bytes. */
+  protected abstract readonly textValues: boolean;
   abstract observe(hit: Hit, watermark: number): Firing | undefined;
   abstract expire(watermark: number): void;
   /** Stores one group as an earlier version saved it on the heap. */
@@ -49,7 +51,7 @@ export abstract class CompactStateCorrelator<H> implements Correlator {
     const s = state as CompactStateSnapshot & { groups?: KeyedSnapshot<H> };
     this.late = s.late;
     if (s.compact) {
-      this.groups.restore(s.compact);
+      this.groups.restore(s.compact, this.textValues);
       return;
     }
     // Stalest first, as the heap version saved them: the arena keeps that order.

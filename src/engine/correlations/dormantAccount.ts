@@ -25,6 +25,7 @@ interface LastSeen {
 export const dormantAccount: CorrelatorFactory = (rule, options) => new DormantAccount(rule, options);
 
 class DormantAccount extends CompactStateCorrelator<LastSeen> {
+  protected readonly textValues = true;
   private readonly readGroup: ReturnType<typeof groupOrUserReader>;
   private readonly gapMs: number;
   /** How long a group is remembered; infinite unless the timespan is set (and longer than the gap). */

@@ -31,6 +31,7 @@ interface SavedBaseline {
 export const newValue: CorrelatorFactory = (rule, options) => new NewValue(rule, options);
 
 class NewValue extends CompactStateCorrelator<SavedBaseline> {
+  protected readonly textValues = false;
   private readonly readGroup: ReturnType<typeof groupReader>;
   private readonly readField: (hit: Hit) => unknown;
   private readonly learningMs: number;

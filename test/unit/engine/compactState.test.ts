@@ -117,6 +117,36 @@ describe('CompactState', () => {
     expect(JSON.parse(part!.entriesText())).toBe(whole.records);
   });
 
+  it('reads the first layout (UTF-8 keys and text), as earlier checkpoints hold it', () => {
+    const record = (key: string, time: number, value: Buffer) => {
+      const k = Buffer.from(key, 'utf8');
+      const size = (16 + k.length + value.length + 7) & ~7;
+      const b = Buffer.alloc(size);
+      b.writeUInt32LE(k.length, 0);
+      b.writeUInt32LE(value.length, 4);
+      b.writeDoubleLE(time, 8);
+      k.copy(b, 16);
+      value.copy(b, 16 + k.length);
+      return b;
+    };
+    const records = Buffer.concat([
+      record('auth0|alice', 1000, Buffer.from('evt-1')),
+      record('ü-user', 2000, Buffer.from('évt-2', 'utf8')),
+    ]).toString('base64');
+    const texts = new CompactState();
+    texts.restore({ compact: 1, evictions: 3, records }, true);
+    expect([...contents(texts)].map(([key, [time]]) => [key, time])).toEqual([
+      ['auth0|alice', 1000],
+      ['ü-user', 2000],
+    ]);
+    expect(texts.text('auth0|alice')).toBe('evt-1');
+    expect(texts.text('ü-user')).toBe('évt-2');
+    expect(texts.evictions).toBe(3);
+    const bytes = new CompactState();
+    bytes.restore({ compact: 1, evictions: 0, records }, false);
+    expect([...bytes.value('ü-user')!]).toEqual([...Buffer.from('évt-2', 'utf8')]);
+  });
+
   it('refuses damaged records rather than half-reading them', () => {
     const s = new CompactState();
     s.set('a', 1, 'b');

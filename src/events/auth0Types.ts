@@ -13,8 +13,8 @@ const t = (type: KnownEventType, outcome: Outcome, description: string): Auth0Ty
 /**
  * Auth0 tenant-log type codes (the record's `type`) to canonical categories.
  *
- * It holds every code Auth0 publishes a JSON Schema for (auth0/auth0-log-schemas), plus three
- * codes Auth0 documents without one (`fapi`, `fc`, `signup_pwd_leak`). Codes with no canonical
+ * It holds every code Auth0 publishes a JSON Schema for (auth0/auth0-log-schemas), plus four
+ * codes Auth0 documents without one (`du`, `fapi`, `fc`, `signup_pwd_leak`). Codes with no canonical
  * category of their own are still listed, as `other`, so their outcome is right; a code not
  * listed here (Auth0 adds codes often) maps to `other` with outcome `unknown`.
  */
@@ -78,13 +78,13 @@ export const AUTH0_TYPES: Readonly<Record<string, Auth0Type>> = {
   sv: t('email.verification.success', 'success', 'Successful Verification Email'),
   fv: t('email.verification.failure', 'failure', 'Failed Verification Email'),
 
-  // Profile changes have no canonical category yet.
-  sce: t('other', 'success', 'Successful Change Email'),
-  fce: t('other', 'failure', 'Failed Change Email'),
-  scu: t('other', 'success', 'Successful Change Username'),
-  fcu: t('other', 'failure', 'Failed Change Username'),
-  scpn: t('other', 'success', 'Successful Change Phone Number'),
-  fcpn: t('other', 'failure', 'Failed Change Phone Number'),
+  // Changes to what recovers or identifies the account: what a takeover changes first.
+  sce: t('account.email.change', 'success', 'Successful Change Email'),
+  fce: t('account.email.change', 'failure', 'Failed Change Email'),
+  scu: t('account.username.change', 'success', 'Successful Change Username'),
+  fcu: t('account.username.change', 'failure', 'Failed Change Username'),
+  scpn: t('account.phone.change', 'success', 'Successful Change Phone Number'),
+  fcpn: t('account.phone.change', 'failure', 'Failed Change Phone Number'),
 
   // Passwords. A reset by emailed ticket ends in `scp`, so Auth0 has no separate reset success.
   scp: t('password.change.success', 'success', 'Successful Change Password'),
@@ -216,8 +216,10 @@ export const AUTH0_TYPES: Readonly<Record<string, Auth0Type>> = {
   sapi: t('management.write', 'success', 'Successful Management API Operation'),
   fapi: t('management.failure', 'failure', 'Failed Management API Operation'),
   mgmt_api_read: t('other', 'success', 'Management API Read Returning a Secret'),
-  sdu: t('other', 'success', 'Successful User Deletion'),
-  fdu: t('other', 'failure', 'Failed User Deletion'),
+  sdu: t('account.deleted', 'success', 'Successful User Deletion'),
+  // Documented in Auth0's table of log codes, without a JSON Schema.
+  du: t('account.deleted', 'success', 'Deleted User'),
+  fdu: t('account.deleted', 'failure', 'Failed User Deletion'),
   sui: t('other', 'success', 'Successful Users Import'),
   fui: t('other', 'failure', 'Failed Users Import'),
   sscim: t('other', 'success', 'Successful SCIM Operation'),

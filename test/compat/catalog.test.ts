@@ -118,12 +118,12 @@ describe('the Sigma specification test files', () => {
 });
 
 describe('the Auth0 log schemas', () => {
-  it('each have a code in the Auth0 table, which adds only fapi, fc and signup_pwd_leak', () => {
+  it('each have a code in the Auth0 table, which adds only du, fapi, fc and signup_pwd_leak', () => {
     const schemaCodes = readdirSync(schemaDir)
       .filter((f) => f.endsWith('.schema.json'))
       .map((f) => f.slice(0, -'.schema.json'.length));
     expect(schemaCodes).toHaveLength(166);
-    expect(Object.keys(AUTH0_TYPES).sort()).toEqual([...schemaCodes, 'fapi', 'fc', 'signup_pwd_leak'].sort());
+    expect(Object.keys(AUTH0_TYPES).sort()).toEqual([...schemaCodes, 'du', 'fapi', 'fc', 'signup_pwd_leak'].sort());
   });
 });
 

@@ -38,7 +38,7 @@ const base = (): Json => ({
   type: 's',
 });
 
-/** Every code the issue names, with the category and outcome it must map to. */
+/** Every code the issues name, with the category and outcome it must map to. */
 const ISSUE_CODES: Record<string, [string, string]> = {
   s: ['login.success', 'success'],
   scoa: ['login.success', 'success'],
@@ -51,8 +51,7 @@ const ISSUE_CODES: Record<string, [string, string]> = {
   fs: ['signup.failure', 'failure'],
   sv: ['email.verification.success', 'success'],
   fv: ['email.verification.failure', 'failure'],
-  sce: ['other', 'success'],
-  fce: ['other', 'failure'],
+  // sce and fce were `other` until issue 14 gave account changes their own types (below).
   scp: ['password.change.success', 'success'],
   fcp: ['password.change.failure', 'failure'],
   scpr: ['password.reset.request', 'success'],
@@ -81,6 +80,13 @@ const ISSUE_CODES: Record<string, [string, string]> = {
   ferrt: ['token.refresh.reuse', 'failure'],
   slo: ['logout', 'success'],
   flo: ['logout', 'failure'],
+  // Issue 14: account changes, the first thing a takeover changes.
+  sce: ['account.email.change', 'success'],
+  fce: ['account.email.change', 'failure'],
+  scpn: ['account.phone.change', 'success'],
+  scu: ['account.username.change', 'success'],
+  sdu: ['account.deleted', 'success'],
+  du: ['account.deleted', 'success'],
   sapi: ['management.write', 'success'],
   fapi: ['management.failure', 'failure'],
 };

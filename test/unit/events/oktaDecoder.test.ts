@@ -69,6 +69,21 @@ describe('Okta System Log decoder', () => {
     expect(e.ip).toBe('2a02:c7f:1234::1');
   });
 
+  it('maps a self-service email change, with the user, network and session of the change', () => {
+    const e = decode(fixture('user.account.update_primary_email'));
+    expect(e).toMatchObject({
+      id: 'c3e1a7d2-aeb4-11ef-8f5e-2b6d9c1f0a47',
+      type: 'account.email.change',
+      source_type: 'user.account.update_primary_email',
+      outcome: 'success',
+      user: { id: '00u1abcdEFGHijkl0h7', name: 'alice.smith@example.com' },
+      ip: '95.173.136.70',
+      asn: 12389,
+      session_id: '102vQ8sT3nXmZ0yPqLkJhGfDs',
+    });
+    expect(e.geo).toMatchObject({ country: 'RU' });
+  });
+
   it('maps refresh-token reuse detection', () => {
     const e = decode(fixture('app.oauth2.as.token.detect_reuse'));
     expect(e).toMatchObject({
@@ -100,6 +115,11 @@ describe('Okta System Log decoder', () => {
     ['policy.lifecycle.update', 'SUCCESS', 'management.write'],
     ['user.lifecycle.create', 'SUCCESS', 'signup.success'],
     ['security.breached_credential.detected', 'SUCCESS', 'password.leaked'],
+    ['user.account.update_primary_email', 'SUCCESS', 'account.email.change'],
+    ['user.account.update_secondary_email', 'FAILURE', 'account.email.change'],
+    ['user.account.update_phone', 'SUCCESS', 'account.phone.change'],
+    ['user.account.update_profile', 'SUCCESS', 'account.profile.change'],
+    ['user.lifecycle.delete.initiated', 'SUCCESS', 'account.deleted'],
     ['some.new.event_type', 'SUCCESS', 'other'],
   ])('%s with %s → %s', (eventType, result, type) => {
     const e = decode({ eventType, published: '2026-01-01T00:00:00Z', uuid: 'u', outcome: { result } });

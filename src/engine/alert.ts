@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CorrelationType, Level, ResponseAction } from '../rules/model.js';
+import type { CorrelationType, Factor, Level, ResponseAction } from '../rules/model.js';
 
 /** Who and what an alert is about, taken from the event that completed the detection. */
 export interface Entities {
@@ -50,7 +50,7 @@ export interface Action {
   alert_id: string;
   type: ResponseAction;
   target: { kind: ActionTargetKind; value: string };
-  parameters: { duration_ms?: number; channel?: string; reason?: string };
+  parameters: { duration_ms?: number; channel?: string; reason?: string; factor?: Factor };
   /** `dry_run` for rules in monitor mode: consumers log it and do not enforce it. */
   mode: 'dry_run' | 'enforce';
   created_at: number;

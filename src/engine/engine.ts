@@ -227,6 +227,9 @@ const DEFAULT_DURATION_MS: Partial<Record<ResponseAction, number>> = {
   block_user: 3_600_000,
   throttle: 900_000,
   require_mfa: 86_400_000,
+  challenge: 3_600_000,
+  deny_factor: 86_400_000,
+  tighten_protection: 3_600_000,
 };
 
 /** The action target each response action takes when its rule names none. */
@@ -238,6 +241,11 @@ const DEFAULT_TARGET: Record<ResponseSpec['action'], ActionTargetKind> = {
   require_mfa: 'user',
   notify: 'none',
   throttle: 'ip',
+  force_password_reset: 'user',
+  challenge: 'user',
+  notify_user: 'user',
+  deny_factor: 'phone',
+  tighten_protection: 'none',
 };
 
 /**
@@ -651,7 +659,7 @@ export class Engine {
   }
 
   /**
-   * True when the same action (type, target, duration, mode) is still in force, so it is not
+   * True when the same action (type, target, duration, factor, mode) is still in force, so it is not
    * published again; otherwise records this one as in force until it expires (or, for one with
    * no duration, for the cooldown). Notices are about their alert, not their target: they
    * always go out.
@@ -659,7 +667,7 @@ export class Engine {
   private stillInForce(action: Action): boolean {
     if (action.type === 'notify') return false;
     const { type, target, mode, parameters } = action;
-    const key = `${type}\u0000${target.kind}\u0000${target.value}\u0000${mode}\u0000${parameters.duration_ms ?? ''}`;
+    const key = `${type}\u0000${target.kind}\u0000${target.value}\u0000${mode}\u0000${parameters.duration_ms ?? ''}\u0000${parameters.factor ?? ''}`;
     const held = this.actionsInForce.peek(key);
     if (held !== undefined && action.created_at < held) return true;
     this.actionsInForce.set(key, action.expires_at!);
@@ -883,6 +891,7 @@ function buildAction(spec: ResponseSpec, index: number, alert: Alert, mode: 'mon
   }
   if (spec.channel) action.parameters.channel = spec.channel;
   if (spec.reason) action.parameters.reason = spec.reason;
+  if (spec.factor) action.parameters.factor = spec.factor;
   return action;
 }
 

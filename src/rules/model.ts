@@ -21,7 +21,21 @@ export type Doc = Readonly<Record<string, unknown>>;
 export type Predicate = (doc: Doc) => boolean;
 
 export type ResponseAction =
-  'revoke_sessions' | 'revoke_refresh_tokens' | 'block_user' | 'block_ip' | 'require_mfa' | 'notify' | 'throttle';
+  | 'revoke_sessions'
+  | 'revoke_refresh_tokens'
+  | 'block_user'
+  | 'block_ip'
+  | 'require_mfa'
+  | 'notify'
+  | 'throttle'
+  | 'force_password_reset'
+  | 'challenge'
+  | 'notify_user'
+  | 'deny_factor'
+  | 'tighten_protection';
+
+/** The second factors `deny_factor` can refuse. */
+export type Factor = 'sms' | 'voice' | 'email' | 'push' | 'otp' | 'webauthn';
 
 export interface ResponseSpec {
   action: ResponseAction;
@@ -29,6 +43,8 @@ export interface ResponseSpec {
   duration?: string;
   channel?: string;
   reason?: string;
+  /** deny_factor: which factor to refuse (e.g. SMS to a pumped destination). */
+  factor?: Factor;
 }
 
 export interface TestCase {

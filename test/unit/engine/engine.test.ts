@@ -326,6 +326,54 @@ response:
     for (const a of out.actions) expect(validAction(a), JSON.stringify(validAction.errors)).toBe(true);
   });
 
+  it('gives the account-owner and IdP actions their default targets, expiries and factor', () => {
+    const rule = `
+title: Owner and IdP actions
+id: 77777777-7777-4777-8777-777777777777
+logsource: {product: authwatch}
+level: high
+mode: monitor
+detection:
+  sel: {type: mfa.sms.sent}
+  condition: sel
+response:
+  - {action: force_password_reset}
+  - {action: challenge}
+  - {action: notify_user, reason: new country}
+  - {action: deny_factor, factor: sms}
+  - {action: deny_factor, factor: voice, duration: 2h}
+  - {action: tighten_protection}
+`;
+    const out = new Engine(rules(rule)).process(
+      ev({ type: 'mfa.sms.sent', user: { id: 'u1' }, phone: { number: '+88216123456', country: 'SO' } }, 0),
+    );
+    expect(out.actions.map((a) => [a.type, a.target.kind, a.target.value, a.mode, a.parameters, a.expires_at])).toEqual(
+      [
+        ['force_password_reset', 'user', 'u1', 'dry_run', {}, T0 + 300_000],
+        ['challenge', 'user', 'u1', 'dry_run', { duration_ms: 3_600_000 }, T0 + 3_600_000],
+        ['notify_user', 'user', 'u1', 'dry_run', { reason: 'new country' }, T0 + 300_000],
+        [
+          'deny_factor',
+          'phone',
+          '+88216123456',
+          'dry_run',
+          { duration_ms: 86_400_000, factor: 'sms' },
+          T0 + 86_400_000,
+        ],
+        [
+          'deny_factor',
+          'phone',
+          '+88216123456',
+          'dry_run',
+          { duration_ms: 7_200_000, factor: 'voice' },
+          T0 + 7_200_000,
+        ],
+        ['tighten_protection', 'none', '', 'dry_run', { duration_ms: 3_600_000 }, T0 + 3_600_000],
+      ],
+    );
+    for (const a of out.actions) expect(validAction(a), JSON.stringify(validAction.errors)).toBe(true);
+  });
+
   it('does not publish the same action on the same target again while it is in force', () => {
     const engine = new Engine(rules(ACTIONS), { actionCooldownMs: 5 * 60_000 });
     const types = (at: number) =>

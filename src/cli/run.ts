@@ -307,6 +307,9 @@ async function runOnKafka(
           new KafkaSink(producer, {
             topics: kafka.topics,
             maxBatchBytes: config.sinks.kafka.max_batch_bytes,
+            ...(config.sinks.signing?.key
+              ? { signing: { key: config.sinks.signing.key, keyId: config.sinks.signing.key_id } }
+              : {}),
           }),
           ...(storeSink ? [storeSink] : []),
         ],

@@ -70,7 +70,10 @@ export interface Config {
   kafka: KafkaConfig;
   pipeline: PipelineConfig;
   state: { checkpoint_interval: string };
-  sinks: { kafka: { max_batch_bytes: number; compression: 'none' | 'gzip' } };
+  sinks: {
+    kafka: { max_batch_bytes: number; compression: 'none' | 'gzip' };
+    signing?: { key?: string; key_id?: string };
+  };
   clickhouse: ClickhouseConfig;
   input: { path: string };
   decode: {

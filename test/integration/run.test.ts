@@ -8,6 +8,9 @@ import type { DeadLetter } from '../../src/events/deadLetter.js';
 import { createKafkaClient } from '../../src/kafka/kafkaClient.js';
 import { sql } from '../../src/clickhouse/sql.js';
 import { SCHEMA_HEADERS } from '../../src/sinks/kafkaSink.js';
+import { SIGNATURE_HEADER, verify } from '../../src/sinks/signature.js';
+
+const SIGNING_KEY = 'integration-test-signing-key-0123456789';
 import { openStore } from '../../src/store/store.js';
 import {
   AuthwatchProcess,
@@ -59,7 +62,10 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
     const expected = replayLines(lines);
     expect(expected.alerts.length).toBeGreaterThan(20);
 
-    const configFile = writeConfig(topics, config.kafka.brokers, { clickhouse: { events: true } });
+    const configFile = writeConfig(topics, config.kafka.brokers, {
+      clickhouse: { events: true },
+      sinks: { signing: { key: SIGNING_KEY, key_id: 'test-key' } },
+    });
     const proc = new AuthwatchProcess(configFile);
     try {
       await proc.caughtUp(lines.length);
@@ -131,15 +137,27 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
         ...expected.alerts.map((a) => a.rule_title),
       ]),
     );
+    // Signed as published: the signature verifies against the record's bytes, within the hour.
+    const signedOk = (record: { value: Buffer | null; headers: Record<string, string> }) =>
+      verify(SIGNING_KEY, record.value!.toString('utf8'), record.headers[SIGNATURE_HEADER], { maxAgeMs: 3_600_000 });
     for (const { record, value } of alerts) {
       expect(validAlert(value), JSON.stringify(validAlert.errors)).toBe(true);
-      expect(record.headers).toEqual({ 'content-type': 'application/json', 'authwatch-schema': SCHEMA_HEADERS.alert });
+      expect(record.headers).toEqual({
+        'content-type': 'application/json',
+        'authwatch-schema': SCHEMA_HEADERS.alert,
+        'authwatch-signature': expect.stringMatching(/^t=\d+,v1=[0-9a-f]{64}$/),
+        'authwatch-key-id': 'test-key',
+      });
+      expect(signedOk(record)).toMatchObject({ ok: true });
     }
     for (const { record, value } of actions) {
       expect(validAction(value), JSON.stringify(validAction.errors)).toBe(true);
       expect(record.key!.toString()).toBe(`${value.target.kind}:${value.target.value}`);
       expect(record.headers['authwatch-schema']).toBe(SCHEMA_HEADERS.action);
+      expect(signedOk(record)).toMatchObject({ ok: true });
     }
+    // The key never reaches the log.
+    expect(JSON.stringify(proc.logs)).not.toContain(SIGNING_KEY);
     // Every malformed record is a dead letter with its reason, position and original bytes.
     const malformed = lines.filter((l) => !l.startsWith('{"id"'));
     expect(malformed.length).toBeGreaterThan(20);

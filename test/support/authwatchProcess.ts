@@ -55,6 +55,7 @@ export function writeConfig(topics: TestTopics, brokers: string[], overrides: Re
     pipeline: { status_interval: '0', partition_wait: '3s', ...((overrides.pipeline as object | undefined) ?? {}) },
     // The embedded store by default, as users get it, in a folder of this process's own.
     clickhouse: { path: join(dir, 'store'), ...((overrides.clickhouse as object | undefined) ?? {}) },
+    ...(overrides.sinks ? { sinks: overrides.sinks } : {}),
   };
   const file = join(dir, 'authwatch.yaml');
   writeFileSync(file, stringify(config));

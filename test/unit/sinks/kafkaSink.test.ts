@@ -3,6 +3,7 @@ import type { Action, Alert } from '../../../src/engine/alert.js';
 import type { DeadLetter } from '../../../src/events/deadLetter.js';
 import type { KafkaProducer, OutgoingRecord } from '../../../src/kafka/kafkaClient.js';
 import { KafkaSink, SCHEMA_HEADERS } from '../../../src/sinks/kafkaSink.js';
+import { KEY_ID_HEADER, SIGNATURE_HEADER, verify } from '../../../src/sinks/signature.js';
 
 class RecordingProducer implements KafkaProducer {
   readonly requests: { topic: string; records: OutgoingRecord[] }[][] = [];
@@ -127,5 +128,44 @@ describe('KafkaSink', () => {
     fail = false;
     await sink.write({ alerts: [alert('1')], actions: [], deadLetters: [] });
     expect(await sink.healthcheck()).toEqual({ ok: true });
+  });
+});
+
+describe('KafkaSink signing', () => {
+  const KEY = 'k'.repeat(32);
+
+  it('signs alerts and actions (not dead letters) with the time of the batch and the key id', async () => {
+    const producer = new RecordingProducer();
+    const sink = new KafkaSink(producer, {
+      topics: TOPICS,
+      maxBatchBytes: 1_000_000,
+      signing: { key: KEY, keyId: '2026-11' },
+      now: () => 1_767_000_000_000,
+    });
+    await sink.write({ alerts: [alert('1')], actions: [action], deadLetters: [letter(10)] });
+    const byTopic = new Map(producer.requests.flat().map((b) => [b.topic, b.records[0]!]));
+    for (const topic of ['a', 'x']) {
+      const record = byTopic.get(topic)!;
+      expect(record.headers![SIGNATURE_HEADER]).toMatch(/^t=1767000000000,v1=[0-9a-f]{64}$/);
+      expect(record.headers![KEY_ID_HEADER]).toBe('2026-11');
+      expect(
+        verify(KEY, record.value as string, record.headers![SIGNATURE_HEADER], { now: 1_767_000_001_000 }),
+      ).toEqual({
+        ok: true,
+        time: 1_767_000_000_000,
+      });
+    }
+    expect(byTopic.get('d')!.headers![SIGNATURE_HEADER]).toBeUndefined();
+  });
+
+  it('adds no signature without a key', async () => {
+    const producer = new RecordingProducer();
+    await new KafkaSink(producer, { topics: TOPICS, maxBatchBytes: 1_000_000 }).write({
+      alerts: [alert('1')],
+      actions: [action],
+      deadLetters: [],
+    });
+    for (const r of producer.requests.flat().flatMap((b) => b.records))
+      expect(r.headers).toEqual({ 'content-type': 'application/json', 'authwatch-schema': expect.any(String) });
   });
 });

@@ -3,20 +3,21 @@ import { Engine } from '../../../src/engine/engine.js';
 import type { AuthEvent } from '../../../src/events/authEvent.js';
 import { loadRuleText } from '../../../src/rules/loader.js';
 
+const FAILED = [
+  'title: failed',
+  'name: failed',
+  'logsource: {product: authwatch}',
+  'detection: {sel: {type: login.failure}, condition: sel}',
+];
+const PER_ADDRESS =
+  'correlation: {type: event_count, rules: [failed], group-by: [ip], timespan: 1h, condition: {gte: 1000}}';
+
 // Failed logins per IP over an hour: one group per address.
 const RULES = loadRuleText(
   't.yml',
-  [
-    'title: failed',
-    'name: failed',
-    'logsource: {product: authwatch}',
-    'detection: {sel: {type: login.failure}, condition: sel}',
-    '---',
-    'title: failures per address',
-    'id: 5e8f2a1c-7b3d-4c9e-8f1a-2b3c4d5e6f70',
-    'correlation: {type: event_count, rules: [failed], group-by: [ip], timespan: 1h, condition: {gte: 1000}}',
-    '',
-  ].join('\n'),
+  [...FAILED, '---', 'title: failures per address', 'id: 5e8f2a1c-7b3d-4c9e-8f1a-2b3c4d5e6f70', PER_ADDRESS, ''].join(
+    '\n',
+  ),
 );
 
 const T0 = Date.UTC(2026, 0, 5);
@@ -104,10 +105,7 @@ describe('the memory budget', () => {
 const TWO = loadRuleText(
   't.yml',
   [
-    'title: failed',
-    'name: failed',
-    'logsource: {product: authwatch}',
-    'detection: {sel: {type: login.failure}, condition: sel}',
+    ...FAILED,
     '---',
     'title: ok',
     'name: ok',
@@ -116,7 +114,7 @@ const TWO = loadRuleText(
     '---',
     'title: failures per address',
     'name: per-address',
-    'correlation: {type: event_count, rules: [failed], group-by: [ip], timespan: 1h, condition: {gte: 1000}}',
+    PER_ADDRESS,
     '---',
     'title: successes per user',
     'name: per-user',

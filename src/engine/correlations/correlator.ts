@@ -187,9 +187,29 @@ export function scalarText(v: unknown): string | undefined {
  */
 export function fieldsRead(rule: CorrelationRule, ruleUid: string): string[] {
   const paths = rule.groupBy.map((f) => rule.aliases[f]?.[ruleUid] ?? f);
-  const name = rule.field?.[0];
-  if (name !== undefined) paths.push(rule.aliases[name]?.[ruleUid] ?? name);
+  for (const name of rule.field ?? []) paths.push(rule.aliases[name]?.[ruleUid] ?? name);
   return paths;
+}
+
+/**
+ * Reads every field a correlation lists, as one text: the values present, joined by ` | `
+ * (new_value over `[user_agent, ja4]` watches a fingerprint of both); undefined when none is.
+ */
+export function combinedFieldReader(rule: CorrelationRule): (hit: Hit) => string | undefined {
+  const names = rule.field ?? [];
+  if (names.length <= 1) {
+    const one = fieldReader(rule);
+    return (hit) => scalarText(one(hit));
+  }
+  const accessor = accessorCache();
+  return (hit) => {
+    let out: string | undefined;
+    for (const name of names) {
+      const v = scalarText(accessor(rule.aliases[name]?.[hit.ruleUid] ?? name)(hit.doc));
+      if (v !== undefined) out = out === undefined ? v : `${out} | ${v}`;
+    }
+    return out;
+  };
 }
 
 /** Reads a correlation's `field` (the first one listed) from a hit, aliases resolved. */

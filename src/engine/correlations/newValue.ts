@@ -1,9 +1,8 @@
 import type { CorrelationRule } from '../../rules/model.js';
 import { parseTimespan } from '../../time/duration.js';
 import {
-  fieldReader,
+  combinedFieldReader,
   groupReader,
-  scalarText,
   type CorrelatorFactory,
   type CorrelatorOptions,
   type Firing,
@@ -26,20 +25,21 @@ interface SavedBaseline {
 /**
  * New value: a group (e.g. a user) shows a `field` value (e.g. a country) it has not shown
  * before, once its learning period is over. Values unseen for longer than the timespan are
- * forgotten, so they count as new again.
+ * forgotten, so they count as new again. With several fields listed, the value is those
+ * present joined (a device fingerprint of user agent and JA4).
  */
 export const newValue: CorrelatorFactory = (rule, options) => new NewValue(rule, options);
 
 class NewValue extends CompactStateCorrelator<SavedBaseline> {
   protected readonly textValues = false;
   private readonly readGroup: ReturnType<typeof groupReader>;
-  private readonly readField: (hit: Hit) => unknown;
+  private readonly readValue: (hit: Hit) => string | undefined;
   private readonly learningMs: number;
 
   constructor(rule: CorrelationRule, options: CorrelatorOptions) {
     super(rule, options);
     this.readGroup = groupReader(rule);
-    this.readField = fieldReader(rule);
+    this.readValue = combinedFieldReader(rule);
     const learning = rule.params.learning_period;
     this.learningMs = typeof learning === 'string' ? (parseTimespan(learning) ?? 0) : 0;
   }
@@ -50,7 +50,7 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
   }
 
   observe(hit: Hit, watermark: number): Firing | undefined {
-    const value = scalarText(this.readField(hit));
+    const value = this.readValue(hit);
     if (value === undefined) return undefined;
     const g = this.readGroup(hit);
     if (!g) return undefined;
@@ -98,7 +98,7 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
         last: time,
         count: 1,
         eventIds: [hit.eventId],
-        context: { field: this.rule.field?.[0], value, known: knownValues },
+        context: { field: this.rule.field?.join(', '), value, known: knownValues },
       };
     }
     // What is no longer remembered is dropped now; the value seen goes (or moves) to the end.

@@ -95,6 +95,29 @@ describe('new_value', () => {
     expect(known.slice(0, 2)).toEqual(['C2', 'C0']);
   });
 
+  it('watches the fields listed together: the values present, joined', () => {
+    const { rule, uid } = loadCorrelation(
+      [loginOk],
+      'type: new_value\nrules: [login_ok]\ngroup-by: [user.id]\nfield: [user_agent, ja4]\nlearning_period: 1d\ntimespan: 90d',
+    );
+    const feed = new Feed(newValue, rule);
+    const seen = (time: number, fields: Record<string, string>) => event(time, { user: { id: 'u1' }, ...fields });
+    feed.hit(uid('login_ok'), seen(T0, { user_agent: 'Safari', ja4: 't13_a' }));
+    // The same pair is known; another JA4 with the same agent is new, and so is the agent alone.
+    expect(feed.hit(uid('login_ok'), seen(T0 + 2 * DAY, { user_agent: 'Safari', ja4: 't13_a' }))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), seen(T0 + 2 * DAY, { user_agent: 'Safari', ja4: 't13_b' }))?.context).toEqual({
+      field: 'user_agent, ja4',
+      value: 'Safari | t13_b',
+      known: ['Safari | t13_a'],
+    });
+    expect(feed.hit(uid('login_ok'), seen(T0 + 2 * DAY, { user_agent: 'Safari' }))?.context).toMatchObject({
+      value: 'Safari',
+    });
+    // Neither field: the hit is not counted.
+    expect(feed.hit(uid('login_ok'), seen(T0 + 2 * DAY, {}))).toBeUndefined();
+    expect(feed.correlator.stats().keys).toBe(1);
+  });
+
   it('counts hits older than the allowed lateness and ignores them', () => {
     const { rule, uid } = newCountry('timespan: 30d');
     const feed = new Feed(newValue, rule);

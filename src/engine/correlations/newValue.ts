@@ -72,25 +72,22 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
     last = Math.max(last, time);
 
     let seen: number | undefined;
-    let others = 0;
-    for (const [v, t] of values) {
-      if (v === value) seen = t;
-      else if (this.remembered(t, time)) others++;
+    // The other values still remembered, in order of arrival: what the group keeps.
+    const kept: [string, number][] = [];
+    for (const entry of values) {
+      if (entry[0] === value) seen = entry[1];
+      else if (this.remembered(entry[1], time)) kept.push(entry);
     }
     const known = seen !== undefined && this.remembered(seen, time);
     // The learning period includes its start, so a group's first hit never fires, even without one.
     const learning = time <= start + this.learningMs;
     let firing: Firing | undefined;
     if (!known && !learning) {
-      const knownValues =
-        others === 0
-          ? []
-          : values
-              .filter(([v, t]) => v !== value && this.remembered(t, time))
-              .reverse() // kept in order of arrival: of two seen at the same time, the later first
-              .sort((x, y) => y[1] - x[1])
-              .slice(0, KNOWN_IN_CONTEXT)
-              .map(([v]) => v);
+      const knownValues = [...kept]
+        .reverse() // of two seen at the same time, the later arrival first
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, KNOWN_IN_CONTEXT)
+        .map(([v]) => v);
       firing = {
         groupKey: g.key,
         group: g.group,
@@ -102,7 +99,6 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
       };
     }
     // What is no longer remembered is dropped now; the value seen goes (or moves) to the end.
-    const kept = values.filter(([v, t]) => v !== value && this.remembered(t, time));
     kept.push([value, Math.max(seen ?? time, time)]);
     if (kept.length > VALUES_PER_GROUP) kept.splice(leastRecent(kept), 1);
     this.groups.set(g.key, last, encodeBaseline(start, kept));

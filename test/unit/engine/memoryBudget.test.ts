@@ -36,14 +36,15 @@ function failures(engine: Engine, count: number): void {
   }
 }
 
+/** An engine whose heap reads `heapUsed`, against a budget of 1,000 bytes for the whole state (no share per rule). */
+function budgeted(heapUsed: () => number): Engine {
+  return new Engine(RULES, { memoryBudgetBytes: 1000, ruleMemoryBytes: Number.POSITIVE_INFINITY, heapUsed });
+}
+
 describe('the memory budget', () => {
   it('sheds the stalest share of groups when the heap outgrows it, once per overshoot', () => {
     let used = 500;
-    const engine = new Engine(RULES, {
-      memoryBudgetBytes: 1000,
-      ruleMemoryBytes: Number.POSITIVE_INFINITY,
-      heapUsed: () => used,
-    });
+    const engine = budgeted(() => used);
     const groups = () => Object.values(engine.stats().rules)[0]!;
     failures(engine, 20_000);
     const before = groups().keys; // the last minute's hits still wait for event-time order
@@ -74,11 +75,7 @@ describe('the memory budget', () => {
 
   it('takes the oldest groups: the newest addresses are still tracked', () => {
     let used = 0;
-    const engine = new Engine(RULES, {
-      memoryBudgetBytes: 1000,
-      ruleMemoryBytes: Number.POSITIVE_INFINITY,
-      heapUsed: () => used,
-    });
+    const engine = budgeted(() => used);
     const first = n;
     failures(engine, 9_999);
     used = 5000;

@@ -17,6 +17,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
 COPY detections ./detections
+COPY packs ./packs
 COPY config ./config
 USER node
 EXPOSE 9464

@@ -1,4 +1,5 @@
 import type { AuthEvent } from './authEvent.js';
+import { auth0AdminChange } from './auth0Admin.js';
 import { auth0Type } from './auth0Types.js';
 import { countryCode } from './countryCodes.js';
 import { DecodeError } from './decodeError.js';
@@ -70,11 +71,12 @@ export const auth0Decoder: Decoder = {
       const userName = str('user_name') ?? str('details.email') ?? str('details.body.email');
       const adminName = str('details.request.auth.user.email');
 
+      const admin = auth0AdminChange(code, data);
       const event: AuthEvent = {
         id: (wrapped ? optionalString(record, 'log_id') : undefined) ?? logId ?? ctx.fallbackId,
         time: eventTime(data, 'date', ctx, p),
         source: 'auth0',
-        type: meaning.type,
+        type: admin?.type ?? meaning.type,
         source_type: code,
         outcome: meaning.outcome,
       };
@@ -108,6 +110,7 @@ export const auth0Decoder: Decoder = {
         device_id: str('details.riskAssessment.assessments.NewDevice.details.device') ?? str('details.device_id'),
         ja4: str('security_context.ja4'),
         phone: compact({ number: phone }),
+        resource: admin?.resource,
       };
       Object.assign(event, compact(optional) ?? {});
       event.raw = wrapped ? record : logId === undefined ? { data: record } : { log_id: logId, data: record };

@@ -212,10 +212,11 @@ export const AUTH0_TYPES: Readonly<Record<string, Auth0Type>> = {
   resource_cleanup: t('other', 'unknown', 'Refresh Token Excess Removed'),
 
   // Management API and administration. `mgmt_api_read` is logged only when a read returns a
-  // secret: worth a rule, but it writes nothing.
+  // secret. A `sapi` write that weakens a protection, grants admin rights or creates a
+  // credential gets a finer `admin.*` type from its request (`auth0Admin.ts`).
   sapi: t('management.write', 'success', 'Successful Management API Operation'),
   fapi: t('management.failure', 'failure', 'Failed Management API Operation'),
-  mgmt_api_read: t('other', 'success', 'Management API Read Returning a Secret'),
+  mgmt_api_read: t('admin.credential.read', 'success', 'Management API Read Returning a Secret'),
   sdu: t('account.deleted', 'success', 'Successful User Deletion'),
   // Documented in Auth0's table of log codes, without a JSON Schema.
   du: t('account.deleted', 'success', 'Deleted User'),

@@ -51,6 +51,11 @@ export const EVENT_TYPES = [
   'account.blocked',
   'account.unblocked',
   'attack.blocked',
+  'admin.protection.weakened',
+  'admin.protection.change',
+  'admin.privilege.grant',
+  'admin.credential.create',
+  'admin.credential.read',
   'management.write',
   'management.failure',
   'other',
@@ -81,6 +86,11 @@ export interface AuthEvent {
   device_id?: string;
   ja4?: string;
   phone?: { number?: string; country?: string };
+  /**
+   * What an administrative event acted on: the setting, application, grant or user changed
+   * (`brute_force_protection`, `mfa_policy`, `client` …, or Okta's target type), with its id and name.
+   */
+  resource?: { type?: string; id?: string; name?: string };
   /** The original record, as the source sent it (decoded JSON). */
   raw?: Record<string, unknown>;
 }

@@ -12,6 +12,13 @@ const SESSION_USE: Mapping = { success: 'session.use.success', failure: 'session
 const VERIFY: Mapping = { success: 'auth.verify.success', failure: 'auth.verify.failure' };
 const REFRESH: Mapping = { success: 'token.refresh.success', failure: 'token.refresh.failure' };
 const EXCHANGE: Mapping = { success: 'token.exchange.success', failure: 'token.exchange.failure' };
+// Administration: a failed attempt is a failed management operation, not the change itself.
+const admin = (type: KnownEventType): Mapping => ({ success: type, failure: 'management.failure' });
+const WEAKENED = admin('admin.protection.weakened');
+const PROTECTION = admin('admin.protection.change');
+const GRANT = admin('admin.privilege.grant');
+const CREDENTIAL = admin('admin.credential.create');
+const SECRET_READ = admin('admin.credential.read');
 
 /** Okta System Log event types, by exact name. Okta documents several hundred; these matter for detection. */
 export const OKTA_EVENT_TYPES: Readonly<Record<string, Mapping>> = {
@@ -61,6 +68,22 @@ export const OKTA_EVENT_TYPES: Readonly<Record<string, Mapping>> = {
   'app.oauth2.token.grant.access_token': EXCHANGE,
   'app.oauth2.as.token.grant.access_token': EXCHANGE,
   'app.oauth2.as.token.grant.id_token': EXCHANGE,
+  // Tenant defences: a policy, policy rule, org-wide factor or authenticator turned off or
+  // deleted weakens them; other policy, rule, factor, authenticator and network-zone changes
+  // (the prefixes below) change them.
+  'policy.lifecycle.deactivate': WEAKENED,
+  'policy.lifecycle.delete': WEAKENED,
+  'policy.rule.deactivate': WEAKENED,
+  'policy.rule.delete': WEAKENED,
+  'system.mfa.factor.deactivate': WEAKENED,
+  'security.authenticator.lifecycle.deactivate': WEAKENED,
+  'system.mfa.factor.activate': PROTECTION,
+  'user.account.privilege.grant': GRANT,
+  'group.privilege.grant': GRANT,
+  'system.api_token.create': CREDENTIAL,
+  'app.oauth2.credentials.lifecycle.create': CREDENTIAL,
+  'app.oauth2.client.read_client_secret': SECRET_READ,
+  'system.idp.lifecycle.read_client_secret': SECRET_READ,
   'security.threat.detected': 'attack.blocked',
   'security.request.blocked': 'attack.blocked',
   'security.attack.start': 'attack.blocked',
@@ -71,12 +94,14 @@ const PREFIXES: readonly [string, Mapping][] = [
   ['system.sms.', 'mfa.sms.sent'],
   ['system.voice.', 'mfa.voice.sent'],
   ['system.email.mfa', 'mfa.email.sent'],
-  ['policy.lifecycle.', 'management.write'],
+  ['policy.lifecycle.', PROTECTION],
+  ['policy.rule.', PROTECTION],
+  ['security.authenticator.lifecycle.', PROTECTION],
+  ['zone.', PROTECTION],
   ['application.lifecycle.', 'management.write'],
   ['application.user_membership.', 'management.write'],
   ['group.user_membership.', 'management.write'],
   ['system.api_token.', 'management.write'],
-  ['zone.', 'management.write'],
 ];
 
 function mappingOf(eventType: string): Mapping {
@@ -160,6 +185,7 @@ export const oktaDecoder: Decoder = {
         device_id:
           optionalString(record, 'device.id') ?? optionalString(record, 'debugContext.debugData.deviceFingerprint'),
         phone: compact({ number: optionalString(record, 'debugContext.debugData.phoneNumber') }),
+        resource: type.startsWith('admin.') ? resourceOf(record) : undefined,
       };
       Object.assign(event, compact(optional) ?? {});
       event.raw = record;
@@ -184,6 +210,23 @@ function userOf(record: Json): AuthEvent['user'] {
   }
   if (name === 'unknown') name = undefined;
   return compact({ id, name, email_domain: emailDomain(name) });
+}
+
+/**
+ * What an administrative event acted on: its first target that is not the actor (a policy,
+ * rule, zone, token, application, or the user granted a role), by Okta's own target type.
+ */
+function resourceOf(record: Json): AuthEvent['resource'] {
+  const targets = at(record, 'target');
+  if (!Array.isArray(targets)) return undefined;
+  const actor = optionalString(record, 'actor.id');
+  const t = targets.find((x) => isObject(x) && (actor === undefined || x.id !== actor));
+  if (!isObject(t)) return undefined;
+  return compact({
+    type: optionalString(t, 'type'),
+    id: optionalString(t, 'id'),
+    name: optionalString(t, 'displayName') ?? optionalString(t, 'alternateId'),
+  });
 }
 
 function targetOf(record: Json, type: string): { id?: string; name?: string; alternateId?: string } | undefined {

@@ -24,6 +24,13 @@ describe('the Auth0 Detection Catalog', () => {
     expect(set.diagnostics.items.filter((d) => d.severity === 'error')).toEqual([]);
   });
 
+  it('is shipped unmodified as the optional pack packs/auth0-catalog, byte for byte', () => {
+    const shipped = readdirSync('packs/auth0-catalog').sort();
+    expect(shipped).toEqual(readdirSync(catalog).sort());
+    for (const f of shipped)
+      expect(readFileSync(join('packs/auth0-catalog', f)).equals(readFileSync(join(catalog, f))), f).toBe(true);
+  });
+
   it('compiles every rule of every file', () => {
     const files = new Set([...set.detections, ...set.correlations].map((r) => r.file));
     expect(files.size).toBe(33);

@@ -625,7 +625,29 @@ interface FieldValues {
   never?: boolean;
 }
 
-function valuesOf(node: Node | null, ctx: DetectionContext): FieldValues | undefined {
+/** `{name}` inside a text value, as the Auth0 Detection Catalog writes tenant-specific parts. */
+const INLINE_PLACEHOLDER = /\{([A-Za-z0-9_][A-Za-z0-9_.-]*)\}/g;
+const MAX_INLINE_VALUES = 1000;
+
+/**
+ * A text value that names configured placeholders inline (`'{trusted-client_id-1}'`,
+ * `'https://{your-tenant-domain}/api/v2/'`) stands for one value per configured value (every
+ * combination, when it names several). A name the values file does not set stays as written:
+ * braces in text are ordinary characters in Sigma, so an unset one is no error and no warning.
+ */
+function withInlinePlaceholders(value: Scalarish, ctx: DetectionContext): Scalarish[] {
+  if (typeof value !== 'string' || !value.includes('{')) return [value];
+  let out: string[] = [value];
+  for (const m of value.matchAll(INLINE_PLACEHOLDER)) {
+    const set = Object.hasOwn(ctx.placeholders, m[1]!) ? ctx.placeholders[m[1]!] : undefined;
+    if (set === undefined || set.length === 0 || !out[0]!.includes(m[0])) continue;
+    out = out.flatMap((text) => set.map((v) => text.split(m[0]).join(String(v))));
+    if (out.length > MAX_INLINE_VALUES) out = out.slice(0, MAX_INLINE_VALUES);
+  }
+  return out;
+}
+
+function valuesOf(node: Node | null, ctx: DetectionContext, inline = true): FieldValues | undefined {
   const single = placeholderName(node);
   if (single !== undefined) {
     const p = placeholderValues(single, node!, ctx);
@@ -653,8 +675,10 @@ function valuesOf(node: Node | null, ctx: DetectionContext): FieldValues | undef
         );
         return undefined;
       }
-      values.push(scalarValue(item));
-      nodes.push(item);
+      for (const v of inline ? withInlinePlaceholders(scalarValue(item), ctx) : [scalarValue(item)]) {
+        values.push(v);
+        nodes.push(item);
+      }
     }
     if (values.length === 0 && placeholders) return { values: [], nodes: [], never: true };
     if (values.length === 0) {
@@ -666,7 +690,10 @@ function valuesOf(node: Node | null, ctx: DetectionContext): FieldValues | undef
     }
     return { values, nodes };
   }
-  if (node === null || isScalar(node)) return { values: [scalarValue(node)], nodes: [node] };
+  if (node === null || isScalar(node)) {
+    const values = inline ? withInlinePlaceholders(scalarValue(node), ctx) : [scalarValue(node)];
+    return { values, nodes: values.map(() => node) };
+  }
   ctx.diagnostics.add('AW1209', 'A field value must be a plain value or a list of them.', ctx.file.spanOf(node), {
     rule: ctx.rule,
   });
@@ -692,7 +719,8 @@ function compileFieldItem(
   if (!parsed) return undefined;
   const { modifiers: mods } = parsed;
   if (!checkCombination(mods, keyNode, ctx)) return undefined;
-  const vs = valuesOf(valueNode, ctx);
+  // A regular expression keeps its braces: `{3}` there is a repetition, not a placeholder.
+  const vs = valuesOf(valueNode, ctx, !mods.includes('re'));
   if (!vs) return undefined;
   if (vs.never) return { predicate: NEVER, typeValues: null };
 

@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DecodeContext } from '../../../src/events/decoder.js';
 import { oktaDecoder } from '../../../src/events/oktaDecoder.js';
+import type { ValidateFunction } from 'ajv';
+import { validate } from '../../../src/events/eventValidator.generated.js';
+
+const validateEvent = validate as unknown as ValidateFunction;
 
 const ctx: DecodeContext = { now: Date.UTC(2030, 0, 1), maxFutureMs: 86_400_000, fallbackId: 'h-1' };
 const fixture = (name: string) =>
@@ -84,6 +88,31 @@ describe('Okta System Log decoder', () => {
     expect(e.geo).toMatchObject({ country: 'RU' });
   });
 
+  it('maps an administrator turning a sign-on policy rule off, naming the rule as the resource', () => {
+    const e = decode(fixture('policy.rule.deactivate'));
+    expect(validateEvent(e), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(e).toMatchObject({
+      type: 'admin.protection.weakened',
+      source_type: 'policy.rule.deactivate',
+      outcome: 'success',
+      user: { id: '00u8adminQwErTy0h7', name: 'it.admin@example.com' },
+      ip: '185.220.101.34',
+      resource: { type: 'PolicyRule', id: '0pr1requireMfa0h7', name: 'Require MFA outside the office' },
+    });
+  });
+
+  it('maps an admin role granted: the actor is the user, the grantee the resource', () => {
+    const e = decode(fixture('user.account.privilege.grant'));
+    expect(validateEvent(e), JSON.stringify(validateEvent.errors)).toBe(true);
+    expect(e).toMatchObject({
+      type: 'admin.privilege.grant',
+      user: { id: '00u8adminQwErTy0h7' },
+      resource: { type: 'User', id: '00u9newAdmin0h7', name: 'Contractor X' },
+    });
+    // Only administrative events carry a resource.
+    expect(decode(fixture('user.account.update_primary_email')).resource).toBeUndefined();
+  });
+
   it('maps refresh-token reuse detection', () => {
     const e = decode(fixture('app.oauth2.as.token.detect_reuse'));
     expect(e).toMatchObject({
@@ -112,7 +141,19 @@ describe('Okta System Log decoder', () => {
     ['app.oauth2.as.token.grant.refresh_token', 'FAILURE', 'token.refresh.failure'],
     ['system.voice.send_mfa_challenge_call', 'SUCCESS', 'mfa.voice.sent'],
     ['system.sms.send_password_reset_message', 'SUCCESS', 'mfa.sms.sent'],
-    ['policy.lifecycle.update', 'SUCCESS', 'management.write'],
+    ['policy.lifecycle.update', 'SUCCESS', 'admin.protection.change'],
+    ['policy.lifecycle.deactivate', 'SUCCESS', 'admin.protection.weakened'],
+    ['policy.rule.delete', 'SUCCESS', 'admin.protection.weakened'],
+    ['policy.rule.update', 'SUCCESS', 'admin.protection.change'],
+    ['policy.rule.deactivate', 'FAILURE', 'management.failure'],
+    ['system.mfa.factor.deactivate', 'SUCCESS', 'admin.protection.weakened'],
+    ['security.authenticator.lifecycle.deactivate', 'SUCCESS', 'admin.protection.weakened'],
+    ['zone.update', 'SUCCESS', 'admin.protection.change'],
+    ['group.privilege.grant', 'SUCCESS', 'admin.privilege.grant'],
+    ['system.api_token.create', 'SUCCESS', 'admin.credential.create'],
+    ['system.api_token.revoke', 'SUCCESS', 'management.write'],
+    ['app.oauth2.client.read_client_secret', 'SUCCESS', 'admin.credential.read'],
+    ['application.lifecycle.update', 'SUCCESS', 'management.write'],
     ['user.lifecycle.create', 'SUCCESS', 'signup.success'],
     ['security.breached_credential.detected', 'SUCCESS', 'password.leaked'],
     ['user.account.update_primary_email', 'SUCCESS', 'account.email.change'],

@@ -376,3 +376,55 @@ describe('a placeholder written as a field value ({name}, as in the Auth0 catalo
     expect(matches('sel:\n  details: {nothing: null}\ncondition: sel', login)).toBe(true);
   });
 });
+
+describe('placeholders named inside text values (as the catalog quotes them)', () => {
+  const rule = [
+    'title: High risk event - grant Management APIs scopes',
+    'logsource:',
+    '  product: auth0',
+    'detection:',
+    '  selection:',
+    '    data.type: sapi',
+    '    data.details.response.body.audience:',
+    "      - 'https://{your-tenant-domain}/api/v2/'",
+    '  trusted:',
+    '    data.details.response.body.client_id:',
+    "      - '{trusted-client_id-1}'",
+    "      - '{trusted-client_id-2}'",
+    '  regex:',
+    "    data.details.response.body.client_id|re: '^a{2}$'",
+    '  condition: selection and not trusted and not regex',
+    '',
+  ].join('\n');
+  const grant = (audience: string, clientId: string) => ({
+    data: { type: 'sapi', details: { response: { body: { audience, client_id: clientId } } } },
+  });
+  const mgmt = 'https://example-tenant.us.auth0.com/api/v2/';
+
+  it('stay literal text, with no warning, while the values file does not set them', () => {
+    const set = loadRuleText('catalog.yml', rule);
+    expect(set.diagnostics.items).toEqual([]);
+    expect(set.detections[0]!.predicate(grant(mgmt, 'm2m'))).toBe(false);
+    expect(set.detections[0]!.predicate(grant('https://{your-tenant-domain}/api/v2/', 'm2m'))).toBe(true);
+  });
+
+  it('take every configured value once set, and leave unset names and regular expressions alone', () => {
+    const set = loadRuleText('catalog.yml', rule, {
+      placeholders: {
+        'your-tenant-domain': ['example-tenant.us.auth0.com', 'login.example.com'],
+        'trusted-client_id-1': ['TrustedDeployTool'],
+        '2': ['zz'],
+      },
+    });
+    expect(set.diagnostics.items).toEqual([]);
+    const fires = (doc: Record<string, unknown>) => set.detections[0]!.predicate(doc);
+    expect(fires(grant(mgmt, 'm2m'))).toBe(true);
+    expect(fires(grant('https://login.example.com/api/v2/', 'm2m'))).toBe(true);
+    expect(fires(grant('https://api.example.com/orders', 'm2m'))).toBe(false);
+    expect(fires(grant(mgmt, 'TrustedDeployTool'))).toBe(false);
+    // `{trusted-client_id-2}` is not set: the literal text, which no client id is.
+    expect(fires(grant(mgmt, '{trusted-client_id-2}'))).toBe(false);
+    // `a{2}` in the regular expression is a repetition, not the placeholder `2`.
+    expect(fires(grant(mgmt, 'aa'))).toBe(false);
+  });
+});

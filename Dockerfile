@@ -18,6 +18,7 @@ COPY bin ./bin
 COPY schemas ./schemas
 COPY detections ./detections
 COPY packs ./packs
+COPY data ./data
 COPY config ./config
 USER node
 EXPOSE 9464

@@ -88,6 +88,19 @@ export async function replayCommand(args: string[]): Promise<number> {
     engine = new Engine(set, { allowedLatenessMs: lateness });
   }
 
+  let enrichers;
+  try {
+    // A configuration given explicitly brings its enrichment (network list files included).
+    const enrich = values.config
+      ? loadConfig({ file: values.config }).enrich
+      : { geo: true, asn: true, networks: true };
+    enrichers = values['no-enrich']
+      ? []
+      : createEnrichers({ ...enrich, ...(values['asn-mmdb'] ? { asn_mmdb_path: values['asn-mmdb'] } : {}) });
+  } catch (err) {
+    process.stderr.write(`authwatch replay: ${(err as Error).message}\n`);
+    return 1;
+  }
   let writer: StoreWriter | undefined;
   let store: DetectionStore | undefined;
   const stop = new StopRequest();
@@ -116,9 +129,6 @@ export async function replayCommand(args: string[]): Promise<number> {
     }
   }
 
-  const enrichers = values['no-enrich']
-    ? []
-    : createEnrichers({ geo: true, asn: true, asn_mmdb_path: values['asn-mmdb'] });
   const source = values.input === '-' ? 'stdin' : `file:${values.input}`;
   const logger = createLogger({ level: 'warn' });
   const ingest = new Ingest(source, {

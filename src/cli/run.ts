@@ -140,7 +140,7 @@ export async function runCommand(args: string[]): Promise<number> {
     maxRecordBytes: config.decode.max_record_bytes,
     maxDepth: config.decode.max_depth,
     maxFutureMs: config.decode.max_future_minutes * 60_000,
-    enrichers: createEnrichers(config.enrich),
+    enrichers: createEnrichers(config.enrich, logger),
     log: logger,
   };
   let store: DetectionStore | undefined;

@@ -111,6 +111,7 @@ export const auth0Decoder: Decoder = {
         ja4: str('security_context.ja4'),
         phone: compact({ number: phone }),
         resource: admin?.resource,
+        network: untrustedIp(data) ? { threat: true } : undefined,
       };
       Object.assign(event, compact(optional) ?? {});
       event.raw = wrapped ? record : logId === undefined ? { data: record } : { log_id: logId, data: record };
@@ -131,6 +132,15 @@ export const auth0Decoder: Decoder = {
 function tenantOfHostname(hostname: string | undefined): string | undefined {
   const m = hostname === undefined ? null : /^([a-z0-9][a-z0-9-]*)\.(?:[a-z]{2}\.)?auth0\.com$/i.exec(hostname);
   return m ? m[1]!.toLowerCase() : undefined;
+}
+
+/**
+ * Whether Auth0's risk assessment found the address on its deny list of known attackers
+ * (`UntrustedIP`: code `found_on_deny_list`, or a `low` confidence).
+ */
+function untrustedIp(data: Json): boolean {
+  const a = at(data, 'details.riskAssessment.assessments.UntrustedIP');
+  return isObject(a) && (a.code === 'found_on_deny_list' || a.confidence === 'low');
 }
 
 /** The stream wrapper has no `type` of its own; the log is its `data`. */

@@ -3,6 +3,8 @@
  * and what rules on the canonical target read. Optional fields are absent, never null.
  */
 export type EventSource = 'auth0' | 'okta' | 'generic';
+/** The kind of network an address is in: the most specific list it is on, or `other`. */
+export type NetworkKind = 'tor' | 'proxy' | 'hosting' | 'other';
 export type Outcome = 'success' | 'failure' | 'unknown';
 
 /**
@@ -81,6 +83,12 @@ export interface AuthEvent {
   ip?: string;
   asn?: number;
   as_org?: string;
+  /**
+   * The network's reputation: its kind (a Tor exit, a VPN or proxy exit, a hosting provider,
+   * or `other`), the name a list gives it, and whether the source flagged the address as a
+   * threat (Okta's `threatSuspected`, Auth0's deny-listed IP).
+   */
+  network?: { kind?: NetworkKind; provider?: string; threat?: boolean };
   geo?: { country?: string; city?: string; lat?: number; lon?: number; accuracy_km?: number };
   user_agent?: string;
   device_id?: string;

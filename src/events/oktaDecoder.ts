@@ -186,6 +186,10 @@ export const oktaDecoder: Decoder = {
           optionalString(record, 'device.id') ?? optionalString(record, 'debugContext.debugData.deviceFingerprint'),
         phone: compact({ number: optionalString(record, 'debugContext.debugData.phoneNumber') }),
         resource: type.startsWith('admin.') ? resourceOf(record) : undefined,
+        network: compact({
+          kind: flag(at(record, 'securityContext.isProxy')) ? ('proxy' as const) : undefined,
+          threat: flag(at(record, 'debugContext.debugData.threatSuspected')) ? true : undefined,
+        }),
       };
       Object.assign(event, compact(optional) ?? {});
       event.raw = record;
@@ -210,6 +214,11 @@ function userOf(record: Json): AuthEvent['user'] {
   }
   if (name === 'unknown') name = undefined;
   return compact({ id, name, email_domain: emailDomain(name) });
+}
+
+/** Okta writes its flags as JSON booleans (`isProxy`) or as text (`threatSuspected: "true"`). */
+function flag(v: unknown): boolean {
+  return v === true || (typeof v === 'string' && v.toLowerCase() === 'true');
 }
 
 /**

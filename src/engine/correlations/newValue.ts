@@ -35,6 +35,8 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
   private readonly readGroup: ReturnType<typeof groupReader>;
   private readonly readValue: (hit: Hit) => string | undefined;
   private readonly learningMs: number;
+  /** `alert_on`: the values that alert when new; undefined, every value. */
+  private readonly alertOn: ReadonlySet<string> | undefined;
 
   constructor(rule: CorrelationRule, options: CorrelatorOptions) {
     super(rule, options);
@@ -42,6 +44,8 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
     this.readValue = combinedFieldReader(rule);
     const learning = rule.params.learning_period;
     this.learningMs = typeof learning === 'string' ? (parseTimespan(learning) ?? 0) : 0;
+    const alertOn = rule.params.alert_on;
+    this.alertOn = Array.isArray(alertOn) ? new Set(alertOn.map(String)) : undefined;
   }
 
   /** Whether a value last seen at `seen` is still remembered at `time`. */
@@ -82,7 +86,7 @@ class NewValue extends CompactStateCorrelator<SavedBaseline> {
     // The learning period includes its start, so a group's first hit never fires, even without one.
     const learning = time <= start + this.learningMs;
     let firing: Firing | undefined;
-    if (!known && !learning) {
+    if (!known && !learning && (this.alertOn === undefined || this.alertOn.has(value))) {
       const knownValues = [...kept]
         .reverse() // of two seen at the same time, the later arrival first
         .sort((x, y) => y[1] - x[1])

@@ -83,7 +83,11 @@ export const correlationKinds: { readonly [T in CorrelationType]: CorrelationKin
     groupBy: 'required',
     params: {
       type: 'object',
-      properties: { learning_period: duration },
+      properties: {
+        learning_period: duration,
+        // Only these values alert when new; the others are learned silently.
+        alert_on: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+      },
     },
   },
   dormant_account: {

@@ -80,17 +80,28 @@ describe('loadConfig', () => {
       max_depth: 64,
       max_future_minutes: 1440,
     });
-    expect(defaults.enrich).toEqual({ geo: true, asn: true });
+    const noLists = { tor_exits: [], proxy_networks: [], hosting_networks: [] };
+    expect(defaults.enrich).toEqual({ geo: true, asn: true, networks: true, network_reload: '1m', ...noLists });
     const config = loadConfig({
       env: {
         AUTHWATCH_DECODE_FORMAT: 'okta',
         AUTHWATCH_DECODE_MAX_RECORD_BYTES: '4096',
         AUTHWATCH_ENRICH_GEO: 'false',
         AUTHWATCH_ENRICH_ASN_MMDB_PATH: '/data/GeoLite2-ASN.mmdb',
+        AUTHWATCH_ENRICH_TOR_EXITS: '/var/lib/authwatch/tor-exits.txt, /var/lib/authwatch/tor-extra.txt',
+        AUTHWATCH_ENRICH_NETWORK_RELOAD: '5m',
       },
     });
     expect(config.decode).toMatchObject({ format: 'okta', max_record_bytes: 4096 });
-    expect(config.enrich).toEqual({ geo: false, asn: true, asn_mmdb_path: '/data/GeoLite2-ASN.mmdb' });
+    expect(config.enrich).toEqual({
+      geo: false,
+      asn: true,
+      asn_mmdb_path: '/data/GeoLite2-ASN.mmdb',
+      networks: true,
+      network_reload: '5m',
+      ...noLists,
+      tor_exits: ['/var/lib/authwatch/tor-exits.txt', '/var/lib/authwatch/tor-extra.txt'],
+    });
     expect(() => loadConfig({ env: { AUTHWATCH_DECODE_FORMAT: 'xml' } })).toThrow(/decode\.format/);
   });
 });

@@ -248,6 +248,16 @@ describe('Auth0 decoder on one fixture per code', () => {
     expect(decode(fixture('fapi'))).toMatchObject({ type: 'management.failure', outcome: 'failure' });
   });
 
+  it("flags an address on Auth0's deny list of known attackers (UntrustedIP)", () => {
+    const record = fixture('s');
+    const assessments = (at(record, 'details.riskAssessment.assessments') ?? {}) as Json;
+    expect(decode(record).network).toBeUndefined();
+    assessments.UntrustedIP = { code: 'found_on_deny_list', confidence: 'low', details: { ip: '185.220.101.34' } };
+    expect(decode(record).network).toEqual({ threat: true });
+    assessments.UntrustedIP = { code: 'not_found_on_deny_list', confidence: 'high' };
+    expect(decode(record).network).toBeUndefined();
+  });
+
   it('takes the user of an email verification from details.email', () => {
     const record = fixture('sv');
     expect(record.user_name).toBe('alice@example.com');

@@ -98,7 +98,23 @@ describe('Okta System Log decoder', () => {
       user: { id: '00u8adminQwErTy0h7', name: 'it.admin@example.com' },
       ip: '185.220.101.34',
       resource: { type: 'PolicyRule', id: '0pr1requireMfa0h7', name: 'Require MFA outside the office' },
+      // Okta's own verdict on the address: securityContext.isProxy.
+      network: { kind: 'proxy' },
     });
+  });
+
+  it("reads Okta's proxy and threat flags, and leaves the network to enrichment when it says nothing", () => {
+    const record = fixture('user.session.start');
+    const plain = decode(record);
+    expect(plain.network).toBeUndefined();
+    const flagged = decode({
+      ...record,
+      securityContext: { ...(record.securityContext as object), isProxy: true },
+      debugContext: { debugData: { threatSuspected: 'true', requestId: 'r1' } },
+    });
+    expect(flagged.network).toEqual({ kind: 'proxy', threat: true });
+    const cleared = decode({ ...record, debugContext: { debugData: { threatSuspected: 'false' } } });
+    expect(cleared.network).toBeUndefined();
   });
 
   it('maps an admin role granted: the actor is the user, the grantee the resource', () => {

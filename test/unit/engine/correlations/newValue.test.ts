@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newValue } from '../../../../src/engine/correlations/newValue.js';
+import type { NetworkKind } from '../../../../src/events/authEvent.js';
 import { DAY, detection, event, Feed, HOUR, loadCorrelation, MINUTE, T0 } from './correlationHarness.js';
 
 const loginOk = detection('login_ok', 'login.success');
@@ -43,6 +44,25 @@ describe('new_value', () => {
     feed.hit(uid('login_ok'), login(T0, 'GB'));
     expect(feed.hit(uid('login_ok'), login(T0 + 6 * DAY, 'US'))).toBeUndefined();
     expect(feed.hit(uid('login_ok'), login(T0 + 8 * DAY, 'US'))).toBeUndefined();
+  });
+
+  it('with alert_on, learns every value but alerts only on the listed ones', () => {
+    const { rule, uid } = loadCorrelation(
+      [loginOk],
+      'type: new_value\nrules: [login_ok]\ngroup-by: [user.id]\nfield: network.kind\ntimespan: 90d\nlearning_period: 1d\nalert_on: [hosting, tor]',
+    );
+    const feed = new Feed(newValue, rule);
+    const from = (time: number, kind: NetworkKind) => event(time, { user: { id: 'u1' }, network: { kind } });
+    expect(feed.hit(uid('login_ok'), from(T0, 'other'))).toBeUndefined();
+    // New, but not listed: learned silently.
+    expect(feed.hit(uid('login_ok'), from(T0 + 2 * DAY, 'proxy'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), from(T0 + 3 * DAY, 'hosting'))?.context).toEqual({
+      field: 'network.kind',
+      value: 'hosting',
+      known: ['proxy', 'other'],
+    });
+    expect(feed.hit(uid('login_ok'), from(T0 + 4 * DAY, 'hosting'))).toBeUndefined();
+    expect(feed.hit(uid('login_ok'), from(T0 + 5 * DAY, 'tor'))?.context).toMatchObject({ value: 'tor' });
   });
 
   it('without a learning period, learns only from the first hit', () => {

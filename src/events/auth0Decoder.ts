@@ -76,7 +76,7 @@ export const auth0Decoder: Decoder = {
         id: (wrapped ? optionalString(record, 'log_id') : undefined) ?? logId ?? ctx.fallbackId,
         time: eventTime(data, 'date', ctx, p),
         source: 'auth0',
-        type: admin?.type ?? meaning.type,
+        type: admin?.type ?? (code === 'pla' && requiresVerification(data) ? 'bot.detected' : meaning.type),
         source_type: code,
         outcome: meaning.outcome,
       };
@@ -94,6 +94,7 @@ export const auth0Decoder: Decoder = {
           id: str('user_id'),
           name: userName ?? adminName,
           email_domain: emailDomain(userName ?? adminName),
+          exists: accountExists(code, data, p),
         }),
         session_id: str('details.session_id') ?? str('details.refresh_token.session_id'),
         client: compact({ id: str('client_id'), name: str('client_name') }),
@@ -132,6 +133,30 @@ export const auth0Decoder: Decoder = {
 function tenantOfHostname(hostname: string | undefined): string | undefined {
   const m = hostname === undefined ? null : /^([a-z0-9][a-z0-9-]*)\.(?:[a-z]{2}\.)?auth0\.com$/i.exec(hostname);
   return m ? m[1]!.toLowerCase() : undefined;
+}
+
+/** Whether bot detection asked the login (or the signup) for a CAPTCHA. */
+function requiresVerification(data: Json): boolean {
+  return (
+    at(data, 'details.requiresVerification') === true || at(data, 'details.requiresVerificationForSignupFlow') === true
+  );
+}
+
+/**
+ * What a failure says about the account it named: `fu` is a login for a username the
+ * connection does not have; a failed reset request says when the user does not exist; a
+ * failed signup, when the account already exists. Undefined when the record does not say.
+ */
+function accountExists(code: string, data: Json, p: string): boolean | undefined {
+  if (code === 'fu') return false;
+  if (code !== 'fcpr' && code !== 'fs') return undefined;
+  const said = (path: string) => {
+    const v = at(data, path);
+    return typeof v === 'string' ? v : '';
+  };
+  const text = `${said('description')} | ${said('details.description')} | ${errorMessage(data, p) ?? ''}`;
+  if (code === 'fcpr') return /user (?:does not|doesn't) exist|user not found|no user/i.test(text) ? false : undefined;
+  return /user already exists|user_exists/i.test(text) ? true : undefined;
 }
 
 /**

@@ -42,6 +42,8 @@ export const AUTH0_TYPES: Readonly<Record<string, Auth0Type>> = {
   sdelsa: t('session.use.success', 'success', 'Successful Delegated Silent Authentication'),
   fdelsa: t('session.use.failure', 'failure', 'Failed Delegated Silent Authentication'),
   scv: t('other', 'success', 'Successful Credential Validation'),
+  // Bot detection's verdict before a login or signup; `bot.detected` when it asked for a
+  // CAPTCHA (details.requiresVerification), refined in the decoder.
   pla: t('other', 'unknown', 'Pre-Login Assessment'),
   mfar: t('other', 'unknown', 'MFA Required'),
   w: t('other', 'unknown', 'Warning During Login'),

@@ -53,6 +53,7 @@ export const EVENT_TYPES = [
   'account.blocked',
   'account.unblocked',
   'attack.blocked',
+  'bot.detected',
   'admin.protection.weakened',
   'admin.protection.change',
   'admin.privilege.grant',
@@ -75,7 +76,12 @@ export interface AuthEvent {
   source_type?: string;
   outcome: Outcome;
   reason?: string;
-  user?: { id?: string; name?: string; email_domain?: string };
+  /**
+   * `exists`: whether the identity provider has the account the attempt named, when it says:
+   * false for a login or reset for an unknown username, true for a signup refused because the
+   * account exists. Probing either is how usernames are enumerated.
+   */
+  user?: { id?: string; name?: string; email_domain?: string; exists?: boolean };
   session_id?: string;
   client?: { id?: string; name?: string };
   connection?: string;

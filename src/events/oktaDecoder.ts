@@ -150,7 +150,7 @@ export const oktaDecoder: Decoder = {
       const m = mappingOf(eventType);
       const type =
         typeof m === 'string' ? m : outcome === 'success' ? m.success : outcome === 'failure' ? m.failure : 'other';
-      const user = userOf(record);
+      const user = userOf(record, outcome);
       const app = targetOf(record, 'AppInstance');
       const session = optionalString(record, 'authenticationContext.externalSessionId');
       const event: AuthEvent = {
@@ -201,19 +201,28 @@ export const oktaDecoder: Decoder = {
   },
 };
 
-function userOf(record: Json): AuthEvent['user'] {
+/**
+ * A failed sign-in for a username Okta does not have names its actor `unknown` (the typed
+ * username, when Okta keeps it, in `alternateId`): the user does not exist.
+ */
+function userOf(record: Json, outcome: Outcome): AuthEvent['user'] {
   let id: string | undefined;
   let name: string | undefined;
+  let exists: boolean | undefined;
   if (optionalString(record, 'actor.type') === 'User') {
     id = optionalString(record, 'actor.id');
     name = optionalString(record, 'actor.alternateId');
+    if (id === 'unknown') {
+      id = undefined;
+      if (outcome === 'failure') exists = false;
+    }
   } else {
     const target = targetOf(record, 'User');
     id = target?.id;
     name = target?.alternateId;
   }
   if (name === 'unknown') name = undefined;
-  return compact({ id, name, email_domain: emailDomain(name) });
+  return compact({ id, name, email_domain: emailDomain(name), exists });
 }
 
 /** Okta writes its flags as JSON booleans (`isProxy`) or as text (`threatSuspected: "true"`). */

@@ -85,7 +85,7 @@ const SIGMA_KEYS = [
   'scope',
   'generate',
 ];
-const EXTENSION_KEYS = ['response', 'suppress', 'mode', 'tests'];
+const EXTENSION_KEYS = ['response', 'suppress', 'mode', 'tests', 'placeholders'];
 const STATUSES = ['stable', 'test', 'experimental', 'deprecated', 'unsupported'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^\d{4}[-/]\d{2}[-/]\d{2}$/;
@@ -311,13 +311,16 @@ function compileDocument(
     detectionMap = detectionMap.clone() as YAMLMap;
     detectionMap.delete('rules');
   }
+  const defaults = declaredPlaceholders(c);
   const compiled = compileDetection(detectionMap, {
     file,
     diagnostics,
     rule: label,
     typeField: TYPE_FIELDS[target],
     fields: { target, tree: fieldTree(target) },
-    placeholders: base.placeholders,
+    // The values file wins over the rule's own defaults.
+    placeholders: defaults.size === 0 ? base.placeholders : { ...Object.fromEntries(defaults), ...base.placeholders },
+    declaredPlaceholders: new Set(defaults.keys()),
     regexBudgetMs: base.regexBudgetMs,
     regexBudget: base.regexBudget,
     ruleKey: id ?? title,
@@ -544,6 +547,20 @@ function stringList(
 }
 
 // ------------------------------------------------------------------------ extensions
+
+/**
+ * The rule's `placeholders:` defaults, when well formed (compileExtensions reports it when not).
+ * Names are read as written; a value that is not a list of text declares nothing.
+ */
+function declaredPlaceholders(c: Collected): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const entry = get(c.map, 'placeholders');
+  const value: unknown = entry ? toJs(entry.value) : undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [name, list] of Object.entries(value as Record<string, unknown>))
+    if (Array.isArray(list) && list.every((v) => typeof v === 'string')) out.set(name, list as string[]);
+  return out;
+}
 
 function compileExtensions(c: Collected, diagnostics: Diagnostics, rule: string): Extensions {
   const subset: Record<string, unknown> = {};

@@ -51,6 +51,8 @@ export interface TestCase {
   name: string;
   events: Record<string, unknown>[];
   expect: 'fire' | 'not_fire' | number;
+  /** Placeholder values for this case, as a values file would set them. */
+  placeholders?: Record<string, string[]>;
   span: Span;
 }
 

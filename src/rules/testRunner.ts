@@ -5,7 +5,7 @@ import { DECODERS } from '../events/recordDecoder.js';
 import type { Span } from './diagnostics.js';
 import { parseTimespan } from '../time/duration.js';
 import { parseIsoTime } from '../time/iso.js';
-import type { RuleSet } from './loader.js';
+import { loadRuleText, type RuleSet } from './loader.js';
 import type { Rule, RuleTarget } from './model.js';
 
 export interface TestResult {
@@ -47,7 +47,18 @@ export function runInlineTests(ruleSet: RuleSet): TestResult[] {
         results.push({ ...base, passed: false, actual: 0, error: (err as Error).message });
         return;
       }
-      const engine = new Engine(ruleSet, { alwaysAlert: new Set([rule.uid]) });
+      // A case that sets placeholders runs against its file loaded with them, as a values file would.
+      const caseSet = t.placeholders ? withPlaceholders(ruleSet, rule.file, t.placeholders) : ruleSet;
+      if (caseSet === undefined) {
+        results.push({
+          ...base,
+          passed: false,
+          actual: 0,
+          error: 'The rule does not load with the case’s placeholders.',
+        });
+        return;
+      }
+      const engine = new Engine(caseSet, { alwaysAlert: new Set([rule.uid]) });
       const ruleId = rule.id ?? rule.uid;
       let actual = 0;
       const out = { alerts: [], actions: [], dropped: [] };
@@ -58,6 +69,14 @@ export function runInlineTests(ruleSet: RuleSet): TestResult[] {
     });
   }
   return results;
+}
+
+/** The rules of one file, loaded again with placeholder values; undefined when they do not load. */
+function withPlaceholders(ruleSet: RuleSet, file: string, placeholders: Record<string, string[]>): RuleSet | undefined {
+  const text = ruleSet.sources.get(file);
+  if (text === undefined) return undefined;
+  const set = loadRuleText(file, text, { placeholders, inlineTests: false });
+  return set.diagnostics.errorCount > 0 ? undefined : set;
 }
 
 /** What a case's events are written as: a correlation's, those of the rules it refers to. */

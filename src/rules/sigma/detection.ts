@@ -34,6 +34,11 @@ export interface DetectionContext {
   fields?: { target: RuleTarget; tree: FieldTree };
   /** Values for `%name%` placeholders of the `expand` modifier. */
   placeholders: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Placeholders the rule declares itself (`placeholders:`), defaults included in
+   * `placeholders`: one left empty is off until the values file fills it, without a warning.
+   */
+  declaredPlaceholders?: ReadonlySet<string>;
   /** Time budget per value for regular expressions that need backtracking. */
   regexBudgetMs: number;
   /** The shared budget of such expressions per rule and per record (see RegexBudget). */
@@ -603,8 +608,8 @@ function placeholderName(node: unknown): string | undefined {
  * placeholder's node for its spans; none, with a warning, while it is not set.
  */
 function placeholderValues(name: string, node: Node, ctx: DetectionContext): { values: Scalarish[]; nodes: Node[] } {
-  const values = ctx.placeholders[name] ?? [];
-  if (values.length === 0) {
+  const values = (Object.hasOwn(ctx.placeholders, name) ? ctx.placeholders[name] : undefined) ?? [];
+  if (values.length === 0 && !ctx.declaredPlaceholders?.has(name)) {
     ctx.diagnostics.add(
       'AW1213',
       `The placeholder \`{${name}}\` has no value configured, so it matches nothing.`,
@@ -1063,7 +1068,12 @@ function applyTransforms(
       }
       let results = [s];
       for (const name of names) {
-        const values = ctx.placeholders[name];
+        const values = Object.hasOwn(ctx.placeholders, name) ? ctx.placeholders[name] : undefined;
+        // Declared by the rule and left empty: off, so the value stands for nothing.
+        if (values !== undefined && values.length === 0 && ctx.declaredPlaceholders?.has(name)) {
+          results = [];
+          break;
+        }
         if (!values || values.length === 0) {
           ctx.diagnostics.add(
             'AW1210',

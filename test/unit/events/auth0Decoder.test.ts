@@ -258,6 +258,26 @@ describe('Auth0 decoder on one fixture per code', () => {
     expect(decode(record).network).toBeUndefined();
   });
 
+  it('says when the account named does not exist (fu, a failed reset) or already exists (a failed signup)', () => {
+    expect(decode(fixture('fu')).user?.exists).toBe(false);
+    expect(decode(fixture('fp')).user?.exists).toBeUndefined();
+    const reset = fixture('fcpr');
+    expect(decode(reset).user?.exists).toBeUndefined();
+    reset.description = 'User does not exist.';
+    expect(decode(reset).user?.exists).toBe(false);
+    const signup = fixture('fs');
+    expect(decode(signup).user?.exists).toBeUndefined();
+    signup.details = { error: { message: 'The user already exists.' } };
+    expect(decode(signup).user?.exists).toBe(true);
+  });
+
+  it('reads a pre-login assessment that asked for a CAPTCHA as bot.detected', () => {
+    const record = fixture('pla');
+    expect(decode(record).type).toBe('other');
+    (record.details as Json).requiresVerification = true;
+    expect(decode(record)).toMatchObject({ type: 'bot.detected', source_type: 'pla' });
+  });
+
   it('takes the user of an email verification from details.email', () => {
     const record = fixture('sv');
     expect(record.user_name).toBe('alice@example.com');

@@ -45,7 +45,9 @@ describe('Okta System Log decoder', () => {
     expect(e.outcome).toBe('failure');
     expect(e.reason).toBe('INVALID_CREDENTIALS');
     expect(e.session_id).toBeUndefined();
-    expect(e.user).toEqual({ id: 'unknown', name: 'bob@example.org', email_domain: 'example.org' });
+    // Okta names the actor of a sign-in for a username it does not have `unknown`: no id, and
+    // the user does not exist.
+    expect(e.user).toEqual({ name: 'bob@example.org', email_domain: 'example.org', exists: false });
     expect(e.geo).toEqual({ country: 'DE', lat: 51.2993, lon: 9.491 });
     expect(e.asn).toBe(208294);
     expect(e.user_agent).toBe('python-requests/2.32.3');

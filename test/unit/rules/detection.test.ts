@@ -428,3 +428,51 @@ describe('placeholders named inside text values (as the catalog quotes them)', (
     expect(fires(grant(mgmt, 'aa'))).toBe(false);
   });
 });
+
+describe("a rule's own placeholder defaults (`placeholders:`)", () => {
+  const rule = [
+    'title: Login from a denied country',
+    'logsource: {product: authwatch, service: auth}',
+    'placeholders:',
+    '  denied_countries: []',
+    "  allowed_countries: ['*']",
+    '  admins: []',
+    'detection:',
+    '  login: {type: login.success}',
+    '  denied: {geo.country: {denied_countries}}',
+    '  allowed: {geo.country: {allowed_countries}}',
+    "  admin: {user.name|expand: '%admins%'}",
+    '  condition: login and (denied or admin or not allowed)',
+    '',
+  ].join('\n');
+  const login = (country: string, name = 'alice@example.com') => ({
+    type: 'login.success',
+    geo: { country },
+    user: { name },
+  });
+
+  it('are quiet when empty, and match nothing: the rule is off until the values file fills them', () => {
+    const set = loadRuleText('blocked.yml', rule);
+    expect(set.diagnostics.items).toEqual([]);
+    expect(set.detections[0]!.predicate(login('KP'))).toBe(false);
+    expect(set.detections[0]!.predicate(login('GB'))).toBe(false);
+  });
+
+  it('give way to the values file', () => {
+    const set = loadRuleText('blocked.yml', rule, {
+      placeholders: { denied_countries: ['KP'], allowed_countries: ['GB', 'IE'], admins: ['root@example.com'] },
+    });
+    expect(set.diagnostics.items).toEqual([]);
+    const fires = (doc: Record<string, unknown>) => set.detections[0]!.predicate(doc);
+    expect(fires(login('KP'))).toBe(true);
+    expect(fires(login('FR'))).toBe(true);
+    expect(fires(login('GB'))).toBe(false);
+    expect(fires(login('IE', 'root@example.com'))).toBe(true);
+  });
+
+  it('are checked: a default that is not a list of text is an error at its line', () => {
+    const set = loadRuleText('blocked.yml', rule.replace('  denied_countries: []', '  denied_countries: KP'));
+    const error = set.diagnostics.items.find((d) => d.severity === 'error');
+    expect(error).toMatchObject({ code: 'AW1601', span: { start: { line: 4 } } });
+  });
+});

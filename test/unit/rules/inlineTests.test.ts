@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRules, loadRuleText, type RuleSet } from '../../../src/rules/loader.js';
 import { withoutInlineTests } from '../../../src/rules/source.js';
+import { runInlineTests } from '../../../src/rules/testRunner.js';
 
 /** What a rule set amounts to apart from its inline tests: the rules as JSON, the diagnostics. */
 function essence(set: RuleSet): unknown {
@@ -100,5 +101,40 @@ describe('withoutInlineTests', () => {
   it('keeps carriage returns, and gives undefined when there is nothing to blank', () => {
     expect(withoutInlineTests('a: 1\r\ntests:\r\n  - x\r\nb: 2\r\n')).toBe('a: 1\r\n\r\n\r\nb: 2\r\n');
     expect(withoutInlineTests('a: 1\n  tests: 2\n')).toBeUndefined();
+  });
+});
+
+describe('inline test cases that set placeholders', () => {
+  const file = [
+    'title: Login from a denied country',
+    'id: 3d1e5f7a-2b4c-4d6e-8f0a-1b2c3d4e5f60',
+    'logsource: {product: authwatch, service: auth}',
+    'placeholders: {denied_countries: []}',
+    'detection:',
+    '  login: {type: login.success}',
+    '  denied: {geo.country: {denied_countries}}',
+    '  condition: login and denied',
+    'tests:',
+    '  - name: fires once the list is set',
+    '    placeholders: {denied_countries: [KP]}',
+    '    events: [{type: login.success, geo: {country: KP}}]',
+    '    expect: 1',
+    '  - name: is off without it',
+    '    events: [{type: login.success, geo: {country: KP}}]',
+    '    expect: not_fire',
+    '  - name: a case that claims the wrong country fails',
+    '    placeholders: {denied_countries: [IR]}',
+    '    events: [{type: login.success, geo: {country: KP}}]',
+    '    expect: 1',
+    '',
+  ].join('\n');
+
+  it('run against the file loaded with them, and only that case sees them', () => {
+    const results = runInlineTests(loadRuleText('denied.yml', file));
+    expect(results.map((r) => [r.name, r.passed, r.actual])).toEqual([
+      ['fires once the list is set', true, 1],
+      ['is off without it', true, 0],
+      ['a case that claims the wrong country fails', false, 0],
+    ]);
   });
 });

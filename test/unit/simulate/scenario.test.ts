@@ -32,7 +32,7 @@ format: okta
 attacks:
   - kind: credential_stuffing
     at: 90m
-    size: 5
+    size: 4
     every: 10s
   - kind: credential_stuffing
     at: 2026-11-02T04:00:00Z
@@ -54,8 +54,8 @@ describe('authwatch simulate --scenario', () => {
       'sms_pumping',
       'brute_force',
     ]);
-    expect(truth[0]).toMatchObject({ from: '2026-11-02T01:30:00.000Z', to: '2026-11-02T01:30:40.000Z' });
-    expect(truth[0]!.users).toHaveLength(5);
+    expect(truth[0]).toMatchObject({ from: '2026-11-02T01:30:00.000Z', to: '2026-11-02T01:30:30.000Z' });
+    expect(truth[0]!.users).toHaveLength(4);
     expect(truth[1]).toMatchObject({ from: '2026-11-02T04:00:00.000Z' });
     expect(truth[1]!.users).toHaveLength(40); // the kind's default size
     expect(truth[2]).toMatchObject({ country: 'ID' });

@@ -7,9 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { createAsnEnricher } from '../dist/enrich/asnEnricher.js';
 import { createGeoEnricher } from '../dist/enrich/geoEnricher.js';
 import { isPublicIp, publicAddress } from '../dist/enrich/ipAddress.js';
+import { createNetworkEnricher } from '../dist/enrich/networkEnricher.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fmt, measure } from './harness.js';
 
-export const title = 'Enrichment: geo and ASN lookups';
+export const title = 'Enrichment: geo, ASN and network-kind lookups';
 
 const EVENTS = 100_000;
 const POOL = 28_000;
@@ -170,6 +174,31 @@ export async function run() {
       asn.enrich(e);
     }
   });
+
+  // Network kind after ASN, as configured: a Tor list the size of the Tor Project's (about
+  // 1,500 exits, single addresses), a VPN list of 10,000 blocks, and the shipped hosting ASNs.
+  const dir = mkdtempSync(join(tmpdir(), 'aw-bench-net-'));
+  const octet = (i, k) => (i * k) % 250;
+  const tor = Array.from({ length: 1500 }, (_, i) => `${185 + (i % 5)}.${octet(i, 7)}.${octet(i, 13)}.${octet(i, 31)}`);
+  const vpn = Array.from(
+    { length: 10_000 },
+    (_, i) => `${20 + (i % 150)}.${octet(i, 11)}.${octet(i, 3)}.0/24 vpn${i % 40}`,
+  );
+  writeFileSync(join(dir, 'tor.txt'), tor.join('\n'));
+  writeFileSync(join(dir, 'vpn.txt'), vpn.join('\n'));
+  const network = createNetworkEnricher({ lists: { tor: [join(dir, 'tor.txt')], proxy: [join(dir, 'vpn.txt')] } });
+  time('network kind (Tor 1,500 + VPN 10,000 blocks + hosting ASNs)', () => {
+    for (const e of events) {
+      e.network = undefined;
+      network.enrich(e);
+    }
+  });
+  rmSync(dir, { recursive: true, force: true });
+  const kinds = {};
+  for (const e of events) if (e.network) kinds[e.network.kind] = (kinds[e.network.kind] ?? 0) + 1;
+  rows[rows.length - 1][2] = Object.entries(kinds)
+    .map(([k, n]) => `${k} ${((100 * n) / events.length).toFixed(1)} %`)
+    .join(', ');
 
   let located = 0;
   let numbered = 0;

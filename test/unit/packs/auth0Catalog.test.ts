@@ -8,7 +8,7 @@ import { loadRulesWithValues } from '../../../src/rules/overrides.js';
 import { testEvents } from '../../../src/rules/testRunner.js';
 
 const pack = 'packs/auth0-catalog';
-const values = 'packs/auth0-catalog.values.example.yml';
+const values = 'config/auth0-catalog.values.example.yml';
 const set = loadRulesWithValues([pack], values);
 
 type Rec = Record<string, unknown>;

@@ -182,7 +182,10 @@ export function auth0AdminChange(code: string, data: Json): AdminChange | undefi
     } else if (description === undefined || !e.descriptions.includes(description)) continue;
     const type = e.classify(stateOf(data, req), req);
     if (type === undefined) return undefined;
-    return { type, resource: compactResource(e.resource, id ?? idOf(e.resource, data, req)) };
+    // A grant is named by the application it grants to, not by the grant's own id in the path.
+    const named =
+      e.resource === 'client_grant' ? (idOf(e.resource, data, req) ?? id) : (id ?? idOf(e.resource, data, req));
+    return { type, resource: compactResource(e.resource, named) };
   }
   return undefined;
 }

@@ -144,11 +144,13 @@ function requiresVerification(data: Json): boolean {
 
 /**
  * What a failure says about the account it named: `fu` is a login for a username the
- * connection does not have; a failed reset request says when the user does not exist; a
+ * connection does not have, `fp` a wrong password for one it has; a failed reset request says when the user does not exist; a
  * failed signup, when the account already exists. Undefined when the record does not say.
  */
 function accountExists(code: string, data: Json, p: string): boolean | undefined {
   if (code === 'fu') return false;
+  // A wrong password is logged as `fp` only for a username the connection has.
+  if (code === 'fp') return true;
   if (code !== 'fcpr' && code !== 'fs') return undefined;
   const said = (path: string) => {
     const v = at(data, path);

@@ -78,8 +78,9 @@ export interface AuthEvent {
   reason?: string;
   /**
    * `exists`: whether the identity provider has the account the attempt named, when it says:
-   * false for a login or reset for an unknown username, true for a signup refused because the
-   * account exists. Probing either is how usernames are enumerated.
+   * false for a login or reset for an unknown username, true for a wrong password (Auth0 `fp`)
+   * or a signup refused because the account exists. Probing them is how usernames are
+   * enumerated.
    */
   user?: { id?: string; name?: string; email_domain?: string; exists?: boolean };
   session_id?: string;

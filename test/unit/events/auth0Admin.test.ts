@@ -216,6 +216,26 @@ describe('Auth0 Management API writes: privileges and credentials', () => {
     });
   });
 
+  it('names an updated grant by its application, not by the grant id in the path', () => {
+    const e = decode(
+      sapi(
+        'Update client grant',
+        'patch',
+        '/api/v2/client-grants/cgr_1a2b3c',
+        { scope: ['update:users'] },
+        {
+          id: 'cgr_1a2b3c',
+          client_id: 'm2mClient0123456789abcdefghijklm',
+          audience: 'https://example-tenant.us.auth0.com/api/v2/',
+        },
+      ),
+    );
+    expect(e).toMatchObject({
+      type: 'admin.privilege.grant',
+      resource: { type: 'client_grant', id: 'm2mClient0123456789abcdefghijklm' },
+    });
+  });
+
   it('scopes of the tenant’s own API are not administrator rights', () => {
     const e = decode(
       sapi('Create client grant', 'post', '/api/v2/client-grants', {

@@ -258,9 +258,10 @@ describe('Auth0 decoder on one fixture per code', () => {
     expect(decode(record).network).toBeUndefined();
   });
 
-  it('says when the account named does not exist (fu, a failed reset) or already exists (a failed signup)', () => {
+  it('says when the account named does not exist (fu, a failed reset) or exists (fp, a refused signup)', () => {
     expect(decode(fixture('fu')).user?.exists).toBe(false);
-    expect(decode(fixture('fp')).user?.exists).toBeUndefined();
+    expect(decode(fixture('fp')).user?.exists).toBe(true);
+    expect(decode(fixture('f')).user?.exists).toBeUndefined();
     const reset = fixture('fcpr');
     expect(decode(reset).user?.exists).toBeUndefined();
     reset.description = 'User does not exist.';

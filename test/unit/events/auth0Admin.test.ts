@@ -192,48 +192,33 @@ describe('Auth0 Management API writes: protections weakened or changed', () => {
 });
 
 describe('Auth0 Management API writes: privileges and credentials', () => {
-  it('Management API scopes granted to an application are a privilege grant', () => {
-    const e = decode(
-      sapi(
-        'Create client grant',
-        'post',
-        '/api/v2/client-grants',
-        {
-          client_id: 'm2mClient0123456789abcdefghijklm',
-          audience: 'https://example-tenant.us.auth0.com/api/v2/',
-          scope: ['delete:users'],
-        },
-        {
-          id: 'cgr_1a2b3c',
-          client_id: 'm2mClient0123456789abcdefghijklm',
-          audience: 'https://example-tenant.us.auth0.com/api/v2/',
-        },
-      ),
+  it('Management API scopes granted to an application are a privilege grant, named by the application', () => {
+    const m2m = 'm2mClient0123456789abcdefghijklm';
+    const grant = { id: 'cgr_1a2b3c', client_id: m2m, audience: 'https://example-tenant.us.auth0.com/api/v2/' };
+    const created = sapi(
+      'Create client grant',
+      'post',
+      '/api/v2/client-grants',
+      {
+        client_id: m2m,
+        audience: grant.audience,
+        scope: ['delete:users'],
+      },
+      grant,
     );
-    expect(e).toMatchObject({
-      type: 'admin.privilege.grant',
-      resource: { type: 'client_grant', id: 'm2mClient0123456789abcdefghijklm' },
-    });
-  });
-
-  it('names an updated grant by its application, not by the grant id in the path', () => {
-    const e = decode(
-      sapi(
-        'Update client grant',
-        'patch',
-        '/api/v2/client-grants/cgr_1a2b3c',
-        { scope: ['update:users'] },
-        {
-          id: 'cgr_1a2b3c',
-          client_id: 'm2mClient0123456789abcdefghijklm',
-          audience: 'https://example-tenant.us.auth0.com/api/v2/',
-        },
-      ),
+    // An update's path holds the grant's own id; the resource is still the application.
+    const updated = sapi(
+      'Update client grant',
+      'patch',
+      '/api/v2/client-grants/cgr_1a2b3c',
+      { scope: ['update:users'] },
+      grant,
     );
-    expect(e).toMatchObject({
-      type: 'admin.privilege.grant',
-      resource: { type: 'client_grant', id: 'm2mClient0123456789abcdefghijklm' },
-    });
+    for (const record of [created, updated])
+      expect(decode(record), record.data.description).toMatchObject({
+        type: 'admin.privilege.grant',
+        resource: { type: 'client_grant', id: m2m },
+      });
   });
 
   it('scopes of the tenant’s own API are not administrator rights', () => {

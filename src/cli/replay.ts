@@ -29,6 +29,7 @@ to stderr. --actions writes the response actions to FILE, --dlq the dead letters
 writes the canonical events to stdout instead of running rules. --store also writes the
 alerts and actions (and the events, with clickhouse.events on) into the store the
 configuration names: a ClickHouse server (clickhouse.url) or the embedded one in .authwatch/.
+--config also brings its enrichment (enrich.*: network list files, ASN database).
 `;
 
 /** `authwatch replay`: the engine over recorded events. */

@@ -62,11 +62,11 @@ export function createNetworkEnricher(options: NetworkEnricherOptions): NetworkE
   const now = options.now ?? Date.now;
   const reloadMs = options.reloadMs ?? 60_000;
   const files: LoadedFile[] = [];
-  const add = (kind: Exclude<NetworkKind, 'other'>, path: string) => {
-    const file = readList(path, kind);
-    files.push(file);
-    options.onLoad?.({ path, kind, entries: file.list.size, problems: file.list.problems });
+  const loaded = (file: LoadedFile): LoadedFile => {
+    options.onLoad?.({ path: file.path, kind: file.kind, entries: file.list.size, problems: file.list.problems });
+    return file;
   };
+  const add = (kind: Exclude<NetworkKind, 'other'>, path: string) => files.push(loaded(readList(path, kind)));
   for (const kind of ORDER) {
     for (const path of options.lists[kind] ?? []) add(kind, path);
     if (kind === 'hosting' && options.builtin !== false) add('hosting', BUILTIN_HOSTING_LIST);
@@ -79,13 +79,7 @@ export function createNetworkEnricher(options: NetworkEnricherOptions): NetworkE
       try {
         const st = statSync(f.path);
         if (st.mtimeMs === f.mtimeMs && st.size === f.size) continue;
-        files[i] = readList(f.path, f.kind);
-        options.onLoad?.({
-          path: f.path,
-          kind: f.kind,
-          entries: files[i]!.list.size,
-          problems: files[i]!.list.problems,
-        });
+        files[i] = loaded(readList(f.path, f.kind));
       } catch (err) {
         options.onError?.({ path: f.path, kind: f.kind, error: (err as Error).message });
       }

@@ -165,7 +165,7 @@ export function auth0AdminChange(code: string, data: Json): AdminChange | undefi
   if (code === 'mgmt_api_read') {
     const path = at(data, 'details.request.path');
     const id = typeof path === 'string' ? /^\/api\/v2\/clients\/([^/?]+)/.exec(path)?.[1] : undefined;
-    return { type: 'admin.credential.read', resource: compactResource('client', id ?? clientIdOf(data)) };
+    return { type: 'admin.credential.read', resource: compactResource('client', id ?? idOf('client', data, {})) };
   }
   if (code !== 'sapi') return undefined;
   const request = at(data, 'details.request');
@@ -206,11 +206,6 @@ function idOf(resource: string, data: Json, request: Json): string | undefined {
     return typeof id === 'string' && id !== '' ? id : undefined;
   }
   return undefined;
-}
-
-function clientIdOf(data: Json): string | undefined {
-  const id = at(data, 'details.response.body.client_id');
-  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 function compactResource(type: string, id: string | undefined): AdminChange['resource'] {

@@ -603,12 +603,17 @@ function placeholderName(node: unknown): string | undefined {
   return key.value;
 }
 
+/** A placeholder's values as configured (values file over the rule's defaults); an own key only. */
+function configured(ctx: DetectionContext, name: string): readonly string[] | undefined {
+  return Object.hasOwn(ctx.placeholders, name) ? ctx.placeholders[name] : undefined;
+}
+
 /**
  * The values of a placeholder (from `placeholders:` in the values file), each with the
  * placeholder's node for its spans; none, with a warning, while it is not set.
  */
 function placeholderValues(name: string, node: Node, ctx: DetectionContext): { values: Scalarish[]; nodes: Node[] } {
-  const values = (Object.hasOwn(ctx.placeholders, name) ? ctx.placeholders[name] : undefined) ?? [];
+  const values = configured(ctx, name) ?? [];
   if (values.length === 0 && !ctx.declaredPlaceholders?.has(name)) {
     ctx.diagnostics.add(
       'AW1213',
@@ -644,7 +649,7 @@ function withInlinePlaceholders(value: Scalarish, ctx: DetectionContext): Scalar
   if (typeof value !== 'string' || !value.includes('{')) return [value];
   let out: string[] = [value];
   for (const m of value.matchAll(INLINE_PLACEHOLDER)) {
-    const set = Object.hasOwn(ctx.placeholders, m[1]!) ? ctx.placeholders[m[1]!] : undefined;
+    const set = configured(ctx, m[1]!);
     if (set === undefined || set.length === 0 || !out[0]!.includes(m[0])) continue;
     out = out.flatMap((text) => set.map((v) => text.split(m[0]).join(String(v))));
     if (out.length > MAX_INLINE_VALUES) out = out.slice(0, MAX_INLINE_VALUES);
@@ -1068,7 +1073,7 @@ function applyTransforms(
       }
       let results = [s];
       for (const name of names) {
-        const values = Object.hasOwn(ctx.placeholders, name) ? ctx.placeholders[name] : undefined;
+        const values = configured(ctx, name);
         // Declared by the rule and left empty: off, so the value stands for nothing.
         if (values !== undefined && values.length === 0 && ctx.declaredPlaceholders?.has(name)) {
           results = [];

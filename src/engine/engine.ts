@@ -16,10 +16,12 @@ import {
   type Hit,
 } from './correlations/correlator.js';
 import { correlators } from './correlations/index.js';
+import { EventClock } from './eventClock.js';
 import { HitQueue } from './hitQueue.js';
 import { DeferredSnapshot, KeyedState, type KeyedSnapshot } from './keyedState.js';
 import { stateBytes } from './stateCost.js';
 import { RuleIndex } from './ruleIndex.js';
+import { Routing, SUPPRESS_ROUTE } from './routes.js';
 
 /** A sweep visits every tracked group; it waits for one event per this many groups since the last. */
 const SWEEP_GROUPS_PER_EVENT = 4;
@@ -292,10 +294,7 @@ export class Engine {
   private readonly lateness: number;
   private readonly sweepEvery: number;
   private readonly sweepGroupsPerEvent: number;
-  private maxTime = Number.NEGATIVE_INFINITY;
-  /** Times of events too far ahead to move event time on their own, ascending, at most `corroboration`. */
-  private ahead: number[] = [];
-  private readonly corroboration: number;
+  private readonly time: EventClock;
   private readonly clock: (() => number) | undefined;
   private lastSweep = Number.NEGATIVE_INFINITY;
   /** Events processed since the last sweep (in snapshots, so a restored engine sweeps when this one would). */
@@ -311,6 +310,8 @@ export class Engine {
    */
   private readonly projections = new Map<string, Array<[string, Accessor]> | null>();
   private readonly detections = new Map<string, Rule>();
+  /** Where each hit's state lives: the routes a hit takes, and the scope of action de-duplication. */
+  readonly routing: Routing;
   /** The wall time of the last event and event time then (live deployments), for `idle`. */
   private lastEvent: { wall: number; maxTime: number } | undefined;
   private pinned: number | undefined;
@@ -352,7 +353,7 @@ export class Engine {
     this.suppression = new KeyedState<number>(o.maxKeysPerRule);
     this.actionsInForce = new KeyedState<number>(o.maxKeysPerRule);
     this.actionCooldown = o.actionCooldownMs;
-    this.corroboration = Math.max(1, o.watermarkCorroboration);
+    this.time = new EventClock(this.lateness, Math.max(1, o.watermarkCorroboration));
     this.clock = options.clock;
     const known = new Set([...ruleSet.detections, ...ruleSet.correlations].map((r) => r.uid));
     for (const rule of ruleSet.correlations) {
@@ -371,6 +372,11 @@ export class Engine {
         this.consumers.set(uid, list);
       }
     }
+    this.routing = new Routing(
+      ruleSet.detections,
+      [...this.correlatorsByUid.values()].map((c) => c.rule),
+      this.alerting,
+    );
     for (const rule of [...ruleSet.detections, ...ruleSet.correlations]) {
       const s = rule.extensions.suppress;
       if (s?.groupBy) this.suppressReaders.set(rule.uid, s.groupBy.map(accessorFor));
@@ -411,10 +417,10 @@ export class Engine {
   process(event: AuthEvent, out: EngineOutput = { alerts: [], actions: [], dropped: [] }): EngineOutput {
     this.counters.events++;
     this.regexBudget?.beginRecord();
-    if (event.time > this.maxTime) this.advance(event.time);
+    if (event.time > this.time.maxTime && this.time.advance(event.time, this.wallClock())) this.counters.aheadEvents++;
     const wall = this.wallClock();
-    if (wall !== undefined) this.lastEvent = { wall, maxTime: this.maxTime };
-    const watermark = this.maxTime - this.lateness;
+    if (wall !== undefined) this.lastEvent = { wall, maxTime: this.time.maxTime };
+    const watermark = this.time.maxTime - this.lateness;
     const late = event.time < watermark;
     if (late) this.counters.lateEvents++;
     let light: AuthEvent | undefined;
@@ -443,7 +449,7 @@ export class Engine {
     this.release(watermark, out);
     this.fireDue(watermark, out);
     this.eventsSinceSweep++;
-    if (this.maxTime - this.lastSweep >= this.sweepEvery && this.sweepAffordable()) this.sweep(watermark);
+    if (this.time.maxTime - this.lastSweep >= this.sweepEvery && this.sweepAffordable()) this.sweep(watermark);
     if (++this.eventsSinceMemoryCheck >= MEMORY_CHECK_EVENTS) this.checkMemory();
     return out;
   }
@@ -476,6 +482,66 @@ export class Engine {
     this.shedAbove = used * 1.2;
   }
 
+  /**
+   * The match stage of a scaled-out deployment: runs one event through the single-event rules
+   * with `clock` (the event time of its input partition), publishes the alerts that depend on
+   * no order, and hands every hit that feeds state to `send`, with whether it is late. The
+   * correlate stage takes them (`accept`).
+   */
+  match(
+    event: AuthEvent,
+    clock: EventClock,
+    out: EngineOutput,
+    send: (rule: Rule, hit: Hit, late: boolean) => void,
+  ): void {
+    this.counters.events++;
+    this.regexBudget?.beginRecord();
+    if (event.time > clock.maxTime && clock.advance(event.time, this.wallClock())) this.counters.aheadEvents++;
+    const late = event.time < clock.watermark;
+    if (late) this.counters.lateEvents++;
+    this.index.forEachMatch(event, (rule, doc) => {
+      this.matches.set(rule.uid, (this.matches.get(rule.uid) ?? 0) + 1);
+      const hit: Hit = { ruleUid: rule.uid, time: event.time, eventId: event.id, doc, event };
+      if (this.arrive(rule, hit, out)) send(rule, hit, late);
+    });
+  }
+
+  /**
+   * The correlate stage: takes the hits of one event on their routes (`Hit.route`), sent by the
+   * match stage. Late ones (by the clock of the partition they came from, or before what this
+   * engine already released) are delivered at once, as `process` does; the others wait for
+   * `releaseTo` to pass them.
+   */
+  accept(time: number, eventId: string, event: AuthEvent, hits: Hit[], late: boolean, out: EngineOutput): void {
+    this.eventsSinceSweep++;
+    if (++this.eventsSinceMemoryCheck >= MEMORY_CHECK_EVENTS) this.checkMemory();
+    const watermark = this.time.maxTime - this.lateness;
+    if (late || time < watermark) {
+      for (const hit of hits) this.deliver(this.detections.get(hit.ruleUid)!, hit, watermark, out);
+      return;
+    }
+    this.pending.push({ time, eventId, event, hits });
+    while (this.pending.size > this.maxPending) {
+      this.counters.orderOverflow++;
+      this.releaseOne(out);
+    }
+  }
+
+  /**
+   * The correlate stage: event time reached `watermark` plus the lateness on every input
+   * partition that feeds this engine; releases the hits before it, in order, makes the timed
+   * correlations' decisions up to it, and sweeps, as `process` does. With `release`, the hits
+   * before that (a later moment: the wall clock's, while every input is idle) are released too,
+   * as `idle` does.
+   */
+  releaseTo(watermark: number, out: EngineOutput, release = watermark): void {
+    if (watermark + this.lateness > this.time.maxTime) this.time.raise(watermark + this.lateness);
+    const w = this.time.maxTime - this.lateness;
+    this.release(Math.max(w, release), out);
+    this.fireDue(w, out);
+    if (this.time.maxTime - this.lastSweep >= this.sweepEvery && this.sweepAffordable()) this.sweep(w);
+  }
+
   /** Hits waiting for event time to pass them. */
   get pendingHits(): number {
     return this.pending.size;
@@ -504,7 +570,7 @@ export class Engine {
     const now = this.wallClock();
     if (now === undefined || this.pending.size === 0) return false;
     if (!this.lastEvent) {
-      this.lastEvent = { wall: now, maxTime: this.maxTime };
+      this.lastEvent = { wall: now, maxTime: this.time.maxTime };
       return false;
     }
     const quiet = now - this.lastEvent.wall;
@@ -588,14 +654,22 @@ export class Engine {
 
   /** A hit in order (or a late one): the alert of a rule with `suppress`, then the correlations. */
   private deliver(rule: Rule, hit: Hit, watermark: number, out: EngineOutput): void {
-    if (this.alerting.has(rule.uid) && rule.extensions.suppress) this.emit(rule, hit, out, undefined);
-    this.feed(rule.uid, hit, watermark, out);
+    const routes = this.routing.byDetection.get(rule.uid);
+    if (!routes) return;
+    // Route by route, as the correlate stage of a scaled-out deployment receives them.
+    for (const route of routes) {
+      if (hit.route !== undefined && hit.route !== route.id) continue;
+      if (route.id === SUPPRESS_ROUTE) this.emit(rule, hit, out, undefined);
+      else this.feed(rule.uid, hit, watermark, out, route.id);
+    }
   }
 
-  private feed(uid: string, hit: Hit, watermark: number, out: EngineOutput): void {
+  /** Feeds the correlations referring to `uid` (those of one component, when `component` is given). */
+  private feed(uid: string, hit: Hit, watermark: number, out: EngineOutput, component?: string): void {
     const consumers = this.consumers.get(uid);
     if (!consumers) return;
     for (const c of consumers) {
+      if (component !== undefined && this.routing.componentOf.get(c.rule.uid) !== component) continue;
       const f = c.observe(hit, watermark);
       if (!f) continue;
       // A firing is a hit for the correlations chained on it; their group-by reads its group.
@@ -625,6 +699,11 @@ export class Engine {
       }
       this.suppression.set(key, last === undefined ? hit.time : Math.max(last, hit.time));
     }
+    const scope = this.routing.scopeOf(
+      rule,
+      firing,
+      rule.kind === 'detection' ? this.routing.suppressScope(rule.uid, hit.doc, hit.event) : undefined,
+    );
     const alert = buildAlert(rule, hit, firing);
     out.alerts.push(alert);
     this.counters.alerts++;
@@ -649,7 +728,7 @@ export class Engine {
       // Every action expires: an instant one (a revocation, a notice) after the cooldown, so an
       // enforcer catching up on a backlog can tell a stale order from a fresh one.
       action.expires_at ??= action.created_at + this.actionCooldown;
-      if (this.stillInForce(action)) {
+      if (scope !== undefined && this.stillInForce(action, scope)) {
         this.counters.actionsInForce++;
         return;
       }
@@ -659,46 +738,21 @@ export class Engine {
   }
 
   /**
-   * True when the same action (type, target, duration, factor, mode) is still in force, so it is not
+   * True when the same action (type, target, duration, factor, mode) ordered from the same
+   * scope (`Routing.scopeOf`: the state key it came from) is still in force, so it is not
    * published again; otherwise records this one as in force until it expires (or, for one with
    * no duration, for the cooldown). Notices are about their alert, not their target: they
-   * always go out.
+   * always go out. The scope keeps the decision with the state that led to it, so a scaled-out
+   * deployment, where each key lives in one partition, decides as one engine does.
    */
-  private stillInForce(action: Action): boolean {
+  private stillInForce(action: Action, scope: string): boolean {
     if (action.type === 'notify') return false;
     const { type, target, mode, parameters } = action;
-    const key = `${type}\u0000${target.kind}\u0000${target.value}\u0000${mode}\u0000${parameters.duration_ms ?? ''}\u0000${parameters.factor ?? ''}`;
+    const key = `${scope}\u0000${type}\u0000${target.kind}\u0000${target.value}\u0000${mode}\u0000${parameters.duration_ms ?? ''}\u0000${parameters.factor ?? ''}`;
     const held = this.actionsInForce.peek(key);
     if (held !== undefined && action.created_at < held) return true;
     this.actionsInForce.set(key, action.expires_at!);
     return false;
-  }
-
-  /**
-   * Moves event time to `t`. A step within the allowed lateness is taken at once (the stream
-   * moving on); a jump further ahead waits until `corroboration` events back it, then goes to
-   * the earliest of them; in a live deployment event time never passes the wall clock plus the
-   * lateness. So no single record, however it is dated, makes the rest of the stream late.
-   */
-  private advance(t: number): void {
-    const wall = this.wallClock();
-    const target = wall !== undefined ? Math.min(t, wall + this.lateness) : t;
-    if (target < t) this.counters.aheadEvents++; // ahead of the wall clock
-    if (target <= this.maxTime) return;
-    if (!Number.isFinite(this.maxTime) || target - this.maxTime <= this.lateness) {
-      this.maxTime = target;
-      // Jumps held before may be steps now.
-      while (this.ahead.length > 0 && this.ahead[0]! - this.maxTime <= this.lateness) this.ahead.shift();
-      return;
-    }
-    if (target === t) this.counters.aheadEvents++;
-    let i = this.ahead.length;
-    while (i > 0 && this.ahead[i - 1]! > target) i--;
-    this.ahead.splice(i, 0, target);
-    if (this.ahead.length >= this.corroboration) {
-      this.maxTime = this.ahead[0]!;
-      this.ahead = this.ahead.filter((a) => a - this.maxTime > this.lateness);
-    }
   }
 
   /**
@@ -716,7 +770,7 @@ export class Engine {
 
   /** Frees state that can no longer contribute, as event time advances. */
   private sweep(watermark: number): void {
-    this.lastSweep = this.maxTime;
+    this.lastSweep = this.time.maxTime;
     this.eventsSinceSweep = 0;
     this.sweepAfterEvents = undefined;
     for (const c of this.correlatorsByUid.values()) c.expire(watermark);
@@ -738,7 +792,7 @@ export class Engine {
     for (const [uid, n] of this.matches) matches[this.ruleIds.get(uid) ?? uid] = n;
     return {
       ...this.counters,
-      watermark: Number.isFinite(this.maxTime) ? this.maxTime - this.lateness : null,
+      watermark: Number.isFinite(this.time.maxTime) ? this.time.maxTime - this.lateness : null,
       rules,
       matches,
       actionsTracked: this.actionsInForce.size,
@@ -753,11 +807,11 @@ export class Engine {
     for (const [uid, c] of this.correlatorsByUid) correlatorState[uid] = c.snapshot(deferred);
     return {
       version: 1,
-      maxTime: Number.isFinite(this.maxTime) ? this.maxTime : null,
+      maxTime: Number.isFinite(this.time.maxTime) ? this.time.maxTime : null,
       lastSweep: Number.isFinite(this.lastSweep) ? this.lastSweep : null,
       eventsSinceSweep: this.eventsSinceSweep,
       counters: { ...this.counters },
-      ahead: [...this.ahead],
+      ahead: [...this.time.ahead],
       suppression: this.suppression.snapshot((t) => t, deferred),
       actions: this.actionsInForce.snapshot((t) => t, deferred),
       correlators: correlatorState,
@@ -792,12 +846,11 @@ export class Engine {
    */
   restore(snapshot: EngineSnapshot): void {
     if (snapshot?.version !== 1) throw new Error(`Unsupported engine snapshot version ${String(snapshot?.version)}.`);
-    this.maxTime = snapshot.maxTime ?? Number.NEGATIVE_INFINITY;
+    this.time.restore(snapshot.maxTime, snapshot.ahead);
     this.lastSweep = snapshot.lastSweep ?? Number.NEGATIVE_INFINITY;
     this.eventsSinceSweep = snapshot.eventsSinceSweep ?? 0;
     this.sweepAfterEvents = undefined;
     Object.assign(this.counters, snapshot.counters);
-    this.ahead = [...(snapshot.ahead ?? [])];
     this.suppression.restore(snapshot.suppression, (t: number) => t);
     if (snapshot.actions) this.actionsInForce.restore(snapshot.actions, (t: number) => t);
     for (const [uid, state] of Object.entries(snapshot.correlators)) this.correlatorsByUid.get(uid)?.restore(state);

@@ -22,6 +22,11 @@ export interface Hit {
   doc: Doc;
   /** The canonical event that caused the hit: entities and geo come from it. */
   event: AuthEvent;
+  /**
+   * The one route (`Routing`) this hit takes, in the correlate stage of a scaled-out
+   * deployment, where each route of a hit comes on its own; undefined: every route.
+   */
+  route?: string;
 }
 
 /** What a correlation reports when its condition holds for a group. */

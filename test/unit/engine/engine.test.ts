@@ -374,10 +374,27 @@ response:
     for (const a of out.actions) expect(validAction(a), JSON.stringify(validAction.errors)).toBe(true);
   });
 
+  /** The actions of ACTIONS as a per-IP correlation firing on every login: stateful, so de-duplicated. */
+  const PER_IP = `${ACTIONS.replace(/mode: enforce\nresponse:[\s\S]*$/, '')}---
+title: Risky login per IP
+id: 68686868-6868-4868-8868-686868686868
+correlation:
+  type: event_count
+  rules: [66666666-6666-4666-8666-666666666666]
+  group-by: [ip]
+  timespan: 1m
+  condition: {gte: 1}
+level: high
+mode: enforce
+response:${ACTIONS.split('response:')[1]}`;
+  const firing = (engine: Engine, fields: Partial<AuthEvent>, at: number) => {
+    const out = engine.process(login(fields, at));
+    return engine.flush(out).actions.map((a) => a.type);
+  };
+
   it('does not publish the same action on the same target again while it is in force', () => {
-    const engine = new Engine(rules(ACTIONS), { actionCooldownMs: 5 * 60_000 });
-    const types = (at: number) =>
-      engine.process(login({ ip: '203.0.113.9', user: { id: 'u1' } }, at)).actions.map((a) => a.type);
+    const engine = new Engine(rules(PER_IP), { actionCooldownMs: 5 * 60_000 });
+    const types = (at: number) => firing(engine, { ip: '203.0.113.9', user: { id: 'u1' } }, at);
     expect(types(0)).toEqual(['block_ip', 'throttle', 'require_mfa', 'revoke_sessions', 'notify']);
     // A minute later every action but the notice is still in force.
     expect(types(60_000)).toEqual(['notify']);
@@ -388,18 +405,27 @@ response:
     expect(types(61 * 60_000)).toEqual(['block_ip', 'throttle', 'revoke_sessions', 'notify']);
     expect(engine.counters.actionsInForce).toBe(4 + 3 + 2 + 1);
     // Another target is another action.
-    const other = engine.process(login({ ip: '198.51.100.7', user: { id: 'u2' } }, 62 * 60_000));
-    expect(other.actions).toHaveLength(5);
+    expect(firing(engine, { ip: '198.51.100.7', user: { id: 'u2' } }, 62 * 60_000)).toHaveLength(5);
+  });
+
+  it('de-duplicates within the state key an action came from, and not across keys', () => {
+    // The same user's sessions revoked by the per-IP rule from two addresses: two keys, two orders.
+    const engine = new Engine(rules(PER_IP));
+    expect(firing(engine, { ip: '203.0.113.9', user: { id: 'u1' } }, 0)).toContain('revoke_sessions');
+    expect(firing(engine, { ip: '198.51.100.7', user: { id: 'u1' } }, 1000)).toContain('revoke_sessions');
+    // A single-event rule without suppress depends on no state: its actions go out every time.
+    const single = new Engine(rules(ACTIONS));
+    expect(firing(single, { ip: '203.0.113.9', user: { id: 'u1' } }, 0)).toHaveLength(5);
+    expect(firing(single, { ip: '203.0.113.9', user: { id: 'u1' } }, 1000)).toHaveLength(5);
+    expect(single.counters.actionsInForce).toBe(0);
   });
 
   it('keeps what is in force across a snapshot and restore', () => {
-    const a = new Engine(rules(ACTIONS));
-    a.process(login({ ip: '203.0.113.9', user: { id: 'u1' } }, 0));
-    const b = new Engine(rules(ACTIONS));
+    const a = new Engine(rules(PER_IP));
+    firing(a, { ip: '203.0.113.9', user: { id: 'u1' } }, 0);
+    const b = new Engine(rules(PER_IP));
     b.restore(JSON.parse(JSON.stringify(a.snapshot())) as ReturnType<Engine['snapshot']>);
-    expect(b.process(login({ ip: '203.0.113.9', user: { id: 'u1' } }, 1000)).actions.map((x) => x.type)).toEqual([
-      'notify',
-    ]);
+    expect(firing(b, { ip: '203.0.113.9', user: { id: 'u1' } }, 1000)).toEqual(['notify']);
   });
 
   it.each([

@@ -5,10 +5,10 @@ import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.
 import { createEnrichers } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
 import type { Alert } from '../engine/alert.js';
-import { Engine } from '../engine/engine.js';
+import { Engine, type EngineOptions } from '../engine/engine.js';
 import type { DeadLetter } from '../events/deadLetter.js';
 import { Ingest, ingestLines } from '../events/ingest.js';
-import { createKafkaClient } from '../kafka/kafkaClient.js';
+import { createKafkaClient, type KafkaProducer } from '../kafka/kafkaClient.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { emptyOutput, evaluate } from '../pipeline/evaluate.js';
 import { ensureTopics } from '../pipeline/kafkaTopics.js';
@@ -18,14 +18,20 @@ import type { RuleSet } from '../rules/loader.js';
 import { loadRulesWithValues } from '../rules/overrides.js';
 import { startHttpServer, type RunningServer } from '../server/httpServer.js';
 import { Metrics } from '../server/metrics.js';
-import { ClickHouseSink } from '../sinks/clickhouseSink.js';
+import { ClickHouseSink, type StoreCounters } from '../sinks/clickhouseSink.js';
 import { KafkaSink } from '../sinks/kafkaSink.js';
+import { HitsSink } from '../sinks/hitsSink.js';
+import type { Sink } from '../sinks/sink.js';
+import { CorrelatePipeline } from '../scale/correlatePipeline.js';
+import { HitRouter } from '../scale/hits.js';
+import { Stages } from '../scale/stages.js';
 import { DetectionStore } from '../store/detectionStore.js';
 import { userStatement } from '../store/store.js';
 import { StoreWriter } from '../store/storeWriter.js';
 import { readNdjson } from '../sources/ndjsonSource.js';
 import { KafkaSource } from '../sources/kafkaSource.js';
 import { KafkaCheckpointStore } from '../state/kafkaCheckpointStore.js';
+import { NoCheckpointStore } from '../state/checkpointStore.js';
 import { parseTimespan } from '../time/duration.js';
 import { alertLine, demoLines, demoPlan, RunTally, type DemoPlan } from '../simulate/demo.js';
 import { loadScenario, type Scenario } from '../simulate/scenario.js';
@@ -115,7 +121,7 @@ export async function runCommand(args: string[]): Promise<number> {
     logger.error({ paths, errors: rules.diagnostics.errorCount }, 'The rules have errors; nothing was started.');
     return 1;
   }
-  const engine = new Engine(rules, {
+  const engineOptions: EngineOptions = {
     allowedLatenessMs: parseTimespan(config.engine.allowed_lateness),
     maxKeysPerRule: config.engine.max_keys_per_rule,
     maxGroupEntries: config.engine.max_entries_per_group,
@@ -134,7 +140,8 @@ export async function runCommand(args: string[]): Promise<number> {
     // Streaming from Kafka is live: event time cannot run ahead of the wall clock. Files and
     // stdin may be recordings, whose event time is their own.
     ...(hasKafka(config) ? { clock: Date.now } : {}),
-  });
+  };
+  const engine = new Engine(rules, engineOptions);
   const ingestOptions = {
     format: config.decode.format,
     maxRecordBytes: config.decode.max_record_bytes,
@@ -168,7 +175,10 @@ export async function runCommand(args: string[]): Promise<number> {
       'Storing detections.',
     );
   }
-  if (hasKafka(config)) return runOnKafka(config, rules, engine, new Ingest('kafka', ingestOptions), logger, store);
+  if (hasKafka(config)) {
+    const newEngine = () => new Engine(rules, engineOptions);
+    return runOnKafka(config, rules, engine, newEngine, new Ingest('kafka', ingestOptions), logger, store);
+  }
 
   const path = values.input ?? (plan ? 'simulate' : config.input.path);
   const source = path === '-' ? 'stdin' : path === 'simulate' ? 'simulate' : `file:${path}`;
@@ -274,66 +284,134 @@ async function runOnKafka(
   config: Config,
   rules: RuleSet,
   engine: Engine,
+  newEngine: () => Engine,
   ingest: Ingest,
   logger: Logger,
   store: DetectionStore | undefined,
 ): Promise<number> {
   const { kafka } = config;
-  const storeSink = store
-    ? new ClickHouseSink(store, { maxRows: config.clickhouse.insert_max_rows ?? 50_000 })
-    : undefined;
+  const { role } = config.pipeline;
+  const storeSink = () =>
+    store
+      ? [new ClickHouseSink(store, { maxRows: config.clickhouse.insert_max_rows ?? 50_000, closesStore: false })]
+      : [];
   const client = createKafkaClient(kafka, logger);
   const metrics = new Metrics();
   let server: RunningServer | undefined;
   let reporter: StatusReporter | undefined;
-  let pipeline: StreamPipeline | undefined;
+  let pipeline: Stages | undefined;
+  const producers: KafkaProducer[] = [];
   let lagTimer: NodeJS.Timeout | undefined;
   const closeAll = async (): Promise<void> => {
     reporter?.stop();
     if (lagTimer) clearInterval(lagTimer);
     await server?.close();
     await client.close().catch(() => undefined);
+    // The stages share the store: it closes once both stopped.
+    await store?.close().catch(() => undefined);
   };
   try {
-    await ensureTopics(client, kafka, logger);
-    const producer = await client.producer({ compression: config.sinks.kafka.compression });
-    const checkpointProducer = await client.producer();
-    pipeline = new StreamPipeline(
-      {
-        source: new KafkaSource(client, kafka),
-        ingest,
-        engine,
-        sinks: [
-          new KafkaSink(producer, {
-            topics: kafka.topics,
-            maxBatchBytes: config.sinks.kafka.max_batch_bytes,
-            ...(config.sinks.signing?.key
-              ? { signing: { key: config.sinks.signing.key, keyId: config.sinks.signing.key_id } }
-              : {}),
-          }),
-          ...(storeSink ? [storeSink] : []),
-        ],
-        store: new KafkaCheckpointStore(client, producer, kafka.topics.state, kafka.group_id, checkpointProducer),
-        logger,
-        observe: {
-          batchLatency: (s) => metrics.batchLatency.observe(s),
-          processSeconds: (s) => metrics.processSeconds.observe(s),
-          endToEnd: (s) => metrics.endToEnd.observe(s),
+    await ensureTopics(client, kafka, logger, role);
+    const producer = async (options: { compression?: 'none' | 'gzip' } = {}) => {
+      const made = await client.producer(options);
+      producers.push(made);
+      return made;
+    };
+    const kafkaSink = async () =>
+      new KafkaSink(await producer({ compression: config.sinks.kafka.compression }), {
+        topics: kafka.topics,
+        maxBatchBytes: config.sinks.kafka.max_batch_bytes,
+        ...(config.sinks.signing?.key
+          ? { signing: { key: config.sinks.signing.key, keyId: config.sinks.signing.key_id } }
+          : {}),
+      });
+    const checkpointIntervalMs = durationMs(config.state.checkpoint_interval);
+    const lateness = parseTimespan(config.engine.allowed_lateness)!;
+    const storeSinks: ClickHouseSink[] = [];
+    let match: StreamPipeline | undefined;
+    let hitsSink: HitsSink | undefined;
+    if (role !== 'correlate') {
+      const sinks: Sink[] = [await kafkaSink(), ...storeSink()];
+      if (role !== 'single') sinks.push((hitsSink = new HitsSink(await producer(), kafka.topics.hits)));
+      match = new StreamPipeline(
+        {
+          source: new KafkaSource(client, kafka),
+          ingest,
+          engine,
+          sinks,
+          // The single engine keeps its windows in the state topic, under the task name it always
+          // had; the match stage has no state to keep (see NoCheckpointStore).
+          store:
+            role === 'single'
+              ? new KafkaCheckpointStore(client, await producer(), kafka.topics.state, kafka.group_id, await producer())
+              : new NoCheckpointStore(),
+          logger,
+          observe: {
+            batchLatency: (s) => metrics.batchLatency.observe(s),
+            processSeconds: (s) => metrics.processSeconds.observe(s),
+            endToEnd: (s) => metrics.endToEnd.observe(s),
+          },
+          ...(role === 'single'
+            ? {}
+            : {
+                match: {
+                  router: new HitRouter(engine, kafka.hits_partitions, lateness, config.engine.watermark_corroboration),
+                  idleTimeoutMs: durationMs(config.pipeline.idle_timeout),
+                  heartbeatMs: HEARTBEAT_MS,
+                },
+              }),
         },
-      },
-      {
-        batchMaxRecords: config.pipeline.batch_max_records,
-        maxBufferedRecords: config.pipeline.max_buffered_records,
-        maxInflightBatches: config.pipeline.max_inflight_batches,
-        writeLingerMs: durationMs(config.pipeline.write_linger),
-        partitionWaitMs: durationMs(config.pipeline.partition_wait),
-        maxRecordAttempts: config.pipeline.max_record_attempts,
-        checkpointIntervalMs: durationMs(config.state.checkpoint_interval),
-        keepEvents: store?.storesEvents === true,
-      },
-    );
+        {
+          batchMaxRecords: config.pipeline.batch_max_records,
+          maxBufferedRecords: config.pipeline.max_buffered_records,
+          maxInflightBatches: config.pipeline.max_inflight_batches,
+          writeLingerMs: durationMs(config.pipeline.write_linger),
+          partitionWaitMs: durationMs(config.pipeline.partition_wait),
+          maxRecordAttempts: config.pipeline.max_record_attempts,
+          checkpointIntervalMs,
+          keepEvents: store?.storesEvents === true,
+        },
+      );
+      storeSinks.push(...sinks.filter((x): x is ClickHouseSink => x instanceof ClickHouseSink));
+    }
+    let correlate: CorrelatePipeline | undefined;
+    if (role === 'all' || role === 'correlate') {
+      const sinks: Sink[] = [await kafkaSink(), ...storeSink()];
+      const checkpoints = await producer();
+      correlate = new CorrelatePipeline(
+        {
+          source: new KafkaSource(client, {
+            group_id: `${kafka.group_id}.correlate`,
+            consumer: kafka.consumer,
+            topics: { events: [kafka.topics.hits] },
+          }),
+          newEngine,
+          partitions: kafka.hits_partitions,
+          sinks,
+          store: (p) =>
+            new KafkaCheckpointStore(client, checkpoints, kafka.topics.state, `${kafka.group_id}/correlate/${p}`),
+          logger,
+        },
+        {
+          batchMaxRecords: Math.max(1, Math.ceil(config.pipeline.batch_max_records / 100)),
+          maxQueuedRecords: Math.max(10, Math.ceil(config.pipeline.batch_max_records / 100)),
+          checkpointIntervalMs,
+        },
+      );
+      storeSinks.push(...sinks.filter((x): x is ClickHouseSink => x instanceof ClickHouseSink));
+    }
+    pipeline = new Stages({
+      ...(match ? { match } : {}),
+      ...(correlate ? { correlate } : {}),
+      ...(hitsSink ? { hits: hitsSink } : {}),
+      ingest,
+      engine,
+    });
     const p = pipeline;
-    metrics.observe(() => ({ ...p.metricsView(), ...(storeSink ? { store: storeSink.counters } : {}) }));
+    metrics.observe(() => ({
+      ...p.metricsView(),
+      ...(storeSinks.length > 0 ? { store: sumStoreCounters(storeSinks.map((x) => x.counters)) } : {}),
+    }));
     if (config.server.enabled) {
       server = await startHttpServer({
         host: config.server.host,
@@ -349,7 +427,13 @@ async function runOnKafka(
           const h = p.health();
           return {
             ready: p.isReady(),
-            checks: { kafka: h.kafka, partitions_assigned: h.assigned, state_restored: h.restored, sinks: h.sinks },
+            checks: {
+              kafka: h.kafka,
+              partitions_assigned: h.assigned,
+              ...(h.hitsAssigned !== undefined ? { hits_partitions_assigned: h.hitsAssigned } : {}),
+              state_restored: h.restored,
+              sinks: h.sinks,
+            },
           };
         },
       });
@@ -367,6 +451,7 @@ async function runOnKafka(
       {
         brokers: kafka.brokers,
         group: kafka.group_id,
+        role,
         topics: kafka.topics,
         detections: rules.detections.length,
         correlations: rules.correlations.length,
@@ -399,7 +484,11 @@ async function runOnKafka(
       await p.run();
       await stopped;
       logger.info(
-        { records: ingest.counters.records, alerts: engine.counters.alerts, actions: engine.counters.actions },
+        {
+          records: ingest.counters.records,
+          alerts: p.metricsView().engine.alerts,
+          actions: p.metricsView().engine.actions,
+        },
         'Stopped cleanly: outputs written, state checkpointed, offsets committed.',
       );
     } catch (err) {
@@ -409,8 +498,7 @@ async function runOnKafka(
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onSignal);
-      await producer.close().catch(() => undefined);
-      await checkpointProducer.close().catch(() => undefined);
+      for (const made of producers) await made.close().catch(() => undefined);
     }
     // Everything is written and committed; a connection the client library keeps retrying
     // (after a broker restart, say) must not keep the process from exiting.
@@ -426,6 +514,19 @@ async function runOnKafka(
   } finally {
     await closeAll();
   }
+}
+
+/** While no batch comes, how often the match stage sends its watermarks to the correlate stage. */
+const HEARTBEAT_MS = 1000;
+
+/** The rows of several ClickHouse sinks (the match and correlate stages of one process), as one. */
+function sumStoreCounters(all: StoreCounters[]): StoreCounters {
+  const out: StoreCounters = { rows: { alerts: 0, actions: 0, events: 0 }, inserts: 0 };
+  for (const c of all) {
+    out.inserts += c.inserts;
+    for (const table of Object.keys(out.rows) as (keyof StoreCounters['rows'])[]) out.rows[table] += c.rows[table];
+  }
+  return out;
 }
 
 /** A status line redrawn on a terminal's stderr while a run without Kafka reads its input. */

@@ -25,7 +25,7 @@ export interface KafkaConfig {
   tls: TlsConfig;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** `events` is always a list here, whether the file gave one topic or several. */
-  topics: { events: string[]; alerts: string; actions: string; dlq: string; state: string };
+  topics: { events: string[]; alerts: string; actions: string; dlq: string; state: string; hits: string };
   consumer: {
     start_from: 'earliest' | 'latest';
     session_timeout: string;
@@ -35,11 +35,17 @@ export interface KafkaConfig {
   };
   create_topics: boolean;
   topic_partitions: number;
+  hits_partitions: number;
+  hits_retention: string;
   connection_timeout: string;
   request_timeout: string;
 }
 
+export type PipelineRole = 'all' | 'match' | 'correlate' | 'single';
+
 export interface PipelineConfig {
+  role: PipelineRole;
+  idle_timeout: string;
   batch_max_records: number;
   max_buffered_records: number;
   max_inflight_batches: number;

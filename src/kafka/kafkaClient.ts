@@ -31,6 +31,8 @@ export interface KafkaRecord {
 /** One record to write. A key keeps all records of one entity in one partition, in order. */
 export interface OutgoingRecord {
   key?: string | Buffer | null;
+  /** The partition to write to; by default the key's (Kafka's own hash). */
+  partition?: number;
   value: string | Buffer | null;
   headers?: Record<string, string>;
 }
@@ -347,7 +349,12 @@ class KafkajsProducer implements KafkaProducer {
       .filter((b) => b.records.length > 0)
       .map((b) => ({
         topic: b.topic,
-        messages: b.records.map((r) => ({ key: r.key ?? null, value: r.value, headers: r.headers })),
+        messages: b.records.map((r) => ({
+          key: r.key ?? null,
+          value: r.value,
+          headers: r.headers,
+          ...(r.partition !== undefined ? { partition: r.partition } : {}),
+        })),
       }));
     if (topicMessages.length === 0) return;
     await wrap('produce', () => this.producer.sendBatch({ topicMessages, acks: -1, compression: this.compression }));

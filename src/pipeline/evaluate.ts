@@ -15,13 +15,13 @@ export function emptyOutput(): EvaluationOutput {
 }
 
 /**
- * Runs one decoded event through the engine, adding what it produced to `out`. An event the
+ * Runs one decoded event through the engine (or the match stage's `match`), adding what it produced to `out`. An event the
  * engine fails on is not allowed to stop the stream: it becomes an `engine_error` dead letter
  * (after `attempts` tries when the failure says a retry may help), what it half-produced is
  * taken back, and the failure is logged with its stack as authwatch's own.
  */
 export function evaluate(
-  engine: Engine,
+  engine: Engine | ((event: AuthEvent, out: EngineOutput) => void),
   ingest: Ingest,
   event: AuthEvent,
   record: { bytes: Uint8Array; position: RecordPosition },
@@ -31,7 +31,8 @@ export function evaluate(
   for (let attempt = 1; ; attempt++) {
     const mark = { alerts: out.alerts.length, actions: out.actions.length, dropped: out.dropped.length };
     try {
-      engine.process(event, out);
+      if (typeof engine === 'function') engine(event, out);
+      else engine.process(event, out);
       return;
     } catch (err) {
       out.alerts.length = mark.alerts;

@@ -1,4 +1,4 @@
-import type { KafkaConfig } from '../config/config.js';
+import { durationMs, type KafkaConfig, type PipelineRole } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { KafkaClient } from '../kafka/kafkaClient.js';
 import type { Logger } from '../log/logger.js';
@@ -16,19 +16,35 @@ export const STATE_TOPIC_CONFIG: Record<string, string> = {
 /**
  * Makes sure every topic the pipeline uses exists before it starts: missing ones are created
  * (input and output topics with `topic_partitions` partitions, the state topic compacted with
- * one), or with `create_topics: false`, named in an error. An existing state topic that is not
- * compacted is refused: retention would delete the checkpoints under the running engine.
+ * one, the hits topic with `hits_partitions` and its retention), or with `create_topics: false`,
+ * named in an error. An existing state topic that is not compacted is refused: retention would
+ * delete the checkpoints under the running engine. So is a hits topic whose partition count
+ * is not the configured one: every group's windows live in the partition its key hashes to.
  */
 export async function ensureTopics(
   client: KafkaClient,
-  kafka: Pick<KafkaConfig, 'topics' | 'create_topics' | 'topic_partitions'>,
+  kafka: Pick<KafkaConfig, 'topics' | 'create_topics' | 'topic_partitions' | 'hits_partitions' | 'hits_retention'>,
   logger: Logger,
+  role: PipelineRole = 'all',
 ): Promise<void> {
   const { topics } = kafka;
   const wanted = [
     ...topics.events.map((name) => ({ name, partitions: kafka.topic_partitions })),
     ...[topics.alerts, topics.actions, topics.dlq].map((name) => ({ name, partitions: kafka.topic_partitions })),
     { name: topics.state, partitions: 1, config: STATE_TOPIC_CONFIG },
+    ...(role === 'single'
+      ? []
+      : [
+          {
+            name: topics.hits,
+            partitions: kafka.hits_partitions,
+            config: {
+              'cleanup.policy': 'delete',
+              'retention.ms': String(durationMs(kafka.hits_retention)),
+              'max.message.bytes': '4194304',
+            },
+          },
+        ]),
   ];
   const existing = new Set(await client.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.name));
@@ -41,7 +57,15 @@ export async function ensureTopics(
     const created = await client.createTopics(missing);
     if (created.length > 0) logger.info({ topics: created }, 'Created the Kafka topics that were missing.');
   }
-  const described = await client.describeTopics([topics.state], ['cleanup.policy']);
+  const described = await client.describeTopics(role === 'single' ? [topics.state] : [topics.state, topics.hits], [
+    'cleanup.policy',
+  ]);
+  const hits = described.get(topics.hits);
+  if (role !== 'single' && hits && hits.partitions !== kafka.hits_partitions) {
+    throw new ConfigError(
+      `The hits topic ${topics.hits} has ${hits.partitions} partitions, and kafka.hits_partitions is ${kafka.hits_partitions}. Each group's windows live in the partition its key hashes to, so the count cannot change under a deployment: set kafka.hits_partitions to ${hits.partitions}, or start afresh with a new hits topic and group id.`,
+    );
+  }
   const policy = described.get(topics.state)?.config['cleanup.policy'];
   if (policy !== undefined && !policy.split(',').includes('compact')) {
     throw new ConfigError(

@@ -1,5 +1,11 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { IDLE_AFTER_MS, type DroppedAction, type Engine, type EngineSnapshot } from '../engine/engine.js';
+import {
+  IDLE_AFTER_MS,
+  type DroppedAction,
+  type Engine,
+  type EngineOutput,
+  type EngineSnapshot,
+} from '../engine/engine.js';
 import type { AuthEvent } from '../events/authEvent.js';
 import type { Ingest, IngestResult } from '../events/ingest.js';
 import { AuthwatchError } from '../errors.js';
@@ -14,6 +20,7 @@ import { BatchAssembler, type AssembledBatch, type Pending } from './batchAssemb
 import { emptyOutput, evaluate } from './evaluate.js';
 import { CheckpointScheduler } from './checkpointScheduler.js';
 import { Signal, sleep } from './signal.js';
+import type { HitRouter } from '../scale/hits.js';
 
 export interface StreamPipelineOptions {
   /** Most records in one engine batch. */
@@ -43,6 +50,12 @@ export interface StreamPipelineDeps {
   sinks: Sink[];
   store: CheckpointStore;
   logger: Logger;
+  /**
+   * The match stage of a scaled-out deployment: events go through the single-event rules only,
+   * and the hits that feed state go to the sinks (the hits topic) with every input partition's
+   * watermark, for the correlate stage.
+   */
+  match?: MatchStageOptions;
   /** Observes batch latency and engine time (the Metrics histograms). */
   observe?: {
     batchLatency(seconds: number): void;
@@ -50,6 +63,14 @@ export interface StreamPipelineDeps {
     /** From the Kafka timestamp of a batch's oldest record to its outputs written. */
     endToEnd?(seconds: number): void;
   };
+}
+
+export interface MatchStageOptions {
+  router: HitRouter;
+  /** An input partition read to its end that got no record for this long is idle. */
+  idleTimeoutMs: number;
+  /** While no batch comes, how often the watermarks go out anyway. */
+  heartbeatMs: number;
 }
 
 /** What /readyz and the status line report. */
@@ -88,6 +109,8 @@ interface BatchJob {
   positions: [string, number][];
   /** The wall time the engine's clock read for it (journaled). */
   clock: number;
+  /** The match stage's watermarks while no record comes: neither numbered nor journaled. */
+  heartbeat?: boolean;
 }
 
 interface CheckpointJob {
@@ -281,7 +304,10 @@ export class StreamPipeline {
     const { logger, source } = this.deps;
     const revoked = this.assembler.assign(assignment);
     // Their queued records are dropped with them: if they come back, reading resumes where processing stopped.
-    for (const p of revoked) this.paused.delete(partitionKey(p));
+    for (const p of revoked) {
+      this.paused.delete(partitionKey(p));
+      this.deps.match?.router.drop(partitionKey(p));
+    }
     this.assigned = assignment;
     if (revoked.length > 0) {
       logger.info(
@@ -294,8 +320,11 @@ export class StreamPipeline {
       const position = this.positions.get(partitionKey(p));
       if (position !== undefined) source.seek(p, position);
     }
-    // A rejoin (after a rebalance or a lost connection) forgets pauses: apply them again.
+    // Pauses as this member means them: the consumer keeps a pause across a rejoin, also of a
+    // partition given up and assigned again, and may have lost others with a lost connection.
     const paused = this.stopping ? assignment : assignment.filter((p) => this.paused.has(partitionKey(p)));
+    const running = this.stopping ? [] : assignment.filter((p) => !this.paused.has(partitionKey(p)));
+    if (running.length > 0) source.resume(running);
     if (paused.length > 0) source.pause(paused);
     // Knowing where each partition ends lets the first batches wait for partitions that have a
     // backlog, so a backlog is taken in event-time order across partitions.
@@ -472,7 +501,7 @@ export class StreamPipeline {
         continue;
       }
       if (!taken.batch) {
-        if (this.idleTick()) continue;
+        if (this.idleTick() || this.heartbeat()) continue;
         this.checkpoint(true);
         if (this.checkpoints.writing) {
           await yieldToEventLoop(); // idle: go on writing the snapshot
@@ -482,6 +511,7 @@ export class StreamPipeline {
           taken.retryAt ?? Number.POSITIVE_INFINITY,
           this.checkpoints.dueAt,
           this.deps.engine.pendingHits > 0 ? this.lastIdleTick + IDLE_AFTER_MS : Number.POSITIVE_INFINITY,
+          this.deps.match ? this.lastHeartbeat + this.deps.match.heartbeatMs : Number.POSITIVE_INFINITY,
         );
         await this.wake.wait(Math.max(10, until - this.now()));
         // Woken by the first partition of a fetch: let the others of the same fetch come in too,
@@ -531,9 +561,39 @@ export class StreamPipeline {
   }
 
   private lastIdleTick = 0;
+  private lastHeartbeat = 0;
+
+  /** The match stage, while no batch comes: the watermarks go out every `heartbeatMs`. */
+  private heartbeat(): boolean {
+    const match = this.deps.match;
+    if (!match || this.assembler.replaying || this.now() - this.lastHeartbeat < match.heartbeatMs) return false;
+    this.process({ records: [], ranges: [] }, false, true);
+    return true;
+  }
+
+  /** The input partitions this member reads, each with whether it is idle, and the input topics' partition counts. */
+  private inputs(now: number): { owned: Array<{ source: string; idle: boolean }>; topics: Record<string, number> } {
+    const match = this.deps.match!;
+    const topics: Record<string, number> = {};
+    for (const key of this.highWatermarks.keys()) {
+      const at = key.lastIndexOf('/');
+      const topic = key.slice(0, at);
+      topics[topic] = Math.max(topics[topic] ?? 0, Number(key.slice(at + 1)) + 1);
+    }
+    const owned = this.assigned.map((p) => {
+      const source = partitionKey(p);
+      // A partition with nothing fetched since it was assigned (read to its end by the member
+      // before) is idle once quiet; one that is paused, or known to hold more, never is.
+      const position = this.positions.get(source);
+      const behind = position !== undefined && position < (this.highWatermarks.get(source) ?? 0);
+      const quiet = now - match.router.clockOf(source, now).lastRecordAt;
+      return { source, idle: !behind && !this.paused.has(source) && quiet >= match.idleTimeoutMs };
+    });
+    return { owned, topics };
+  }
 
   /** A batch of records; or, `idle`, a release by the wall clock while no record came (replayed too: no ranges). */
-  private process(batch: AssembledBatch<Item>, idle = false): void {
+  private process(batch: AssembledBatch<Item>, idle = false, heartbeat = false): void {
     const { engine, ingest, logger } = this.deps;
     const started = process.hrtime.bigint();
     const out = emptyOutput();
@@ -541,9 +601,10 @@ export class StreamPipeline {
     let fetchedAt = Number.POSITIVE_INFINITY;
     let producedAt = Number.POSITIVE_INFINITY;
     const clock = batch.clock ?? this.now();
+    const match = this.deps.match;
     engine.pinClock(clock);
     try {
-      if (batch.ranges.length === 0) {
+      if (batch.ranges.length === 0 && !match) {
         // An idle release: journaled only when it released, replayed as it was.
         if (!engine.idle(out) && idle) return;
       }
@@ -557,13 +618,23 @@ export class StreamPipeline {
         }
         if (events) events.push(result.event);
         const position = { topic: r.topic, partition: r.partition, offset: String(r.offset) };
-        evaluate(engine, ingest, result.event, { bytes, position }, out, {
+        const key = partitionKey(r);
+        const run = match ? (e: AuthEvent, o: EngineOutput) => match.router.match(e, key, r.offset, clock, o) : engine;
+        evaluate(run, ingest, result.event, { bytes, position }, out, {
           attempts: this.options.maxRecordAttempts,
           logger,
         });
       }
     } finally {
       engine.pinClock(undefined);
+    }
+    let hits: ReturnType<HitRouter['take']> | undefined;
+    if (match) {
+      if (heartbeat && this.assigned.length === 0) return;
+      for (const r of batch.ranges) this.positions.set(partitionKey(r), r.last + 1);
+      const { owned, topics } = this.inputs(clock);
+      hits = match.router.take(owned, topics, clock);
+      this.lastHeartbeat = this.now();
     }
     this.deps.observe?.processSeconds(Number(process.hrtime.bigint() - started) / 1e9);
     for (const d of out.dropped) this.warnDropped(d);
@@ -572,19 +643,26 @@ export class StreamPipeline {
     for (const [key, offset] of positions) this.positions.set(key, offset);
     const replayed = batch.seq !== undefined;
     if (replayed) this.counters.replayedBatches++;
-    const seq = (this.seq = replayed ? batch.seq! : this.seq + 1);
+    const seq = heartbeat ? this.seq : (this.seq = replayed ? batch.seq! : this.seq + 1);
     this.jobs.push({
       kind: 'batch',
       seq,
       ranges: batch.ranges,
       replayed,
-      out: { alerts: out.alerts, actions: out.actions, deadLetters: out.deadLetters, ...(events ? { events } : {}) },
+      out: {
+        alerts: out.alerts,
+        actions: out.actions,
+        deadLetters: out.deadLetters,
+        ...(events ? { events } : {}),
+        ...(hits ? { hits } : {}),
+      },
       records: batch.records.length,
       fetchedAt,
       processedAt: this.now(),
       producedAt,
       positions,
       clock,
+      ...(heartbeat ? { heartbeat } : {}),
     });
     this.inflightBatches++;
     this.queued.notify();
@@ -701,7 +779,7 @@ export class StreamPipeline {
 
   private async writeBatches(group: BatchJob[]): Promise<void> {
     const journal: JournalEntry[] = group
-      .filter((j) => !j.replayed)
+      .filter((j) => !j.replayed && !j.heartbeat)
       .map((j) => ({ seq: j.seq, ranges: j.ranges, clock: j.clock }));
     // The journal first: a batch whose outputs may be out must be replayable exactly.
     if (journal.length > 0) await this.retrying('state', () => this.deps.store.appendJournal(journal));
@@ -710,6 +788,7 @@ export class StreamPipeline {
       actions: group.flatMap((j) => j.out.actions),
       deadLetters: group.flatMap((j) => j.out.deadLetters),
       ...(this.options.keepEvents ? { events: group.flatMap((j) => j.out.events ?? []) } : {}),
+      ...(this.deps.match ? { hits: group.flatMap((j) => j.out.hits ?? []) } : {}),
     };
     if (!isEmptyBatch(merged)) {
       await Promise.all(this.deps.sinks.map((sink) => this.retrying(sink.name, () => sink.write(merged))));

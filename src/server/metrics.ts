@@ -49,6 +49,8 @@ export interface MetricsView {
   ready: boolean;
   /** Rows the ClickHouse sink wrote, when it runs. */
   store?: StoreCounters;
+  /** The hits topic between the stages: records and hits the match stage wrote and the correlate stage read. */
+  hits?: { sentRecords: number; sent: number; readRecords: number; read: number; duplicates: number };
 }
 
 /**
@@ -112,6 +114,20 @@ export class Metrics {
   private readonly lateEvents = this.counter(
     'authwatch_late_events_total',
     'Events older than the allowed lateness: single-event rules see them, windows do not.',
+  );
+  private readonly hitsRecords = this.counter(
+    'authwatch_hits_records_total',
+    'Records of the hits topic, written by the match stage (stage="match") and read by the correlate stage (stage="correlate").',
+    ['stage'],
+  );
+  private readonly hitsSent = this.counter(
+    'authwatch_hits_total',
+    'Hits sent by the match stage to the correlate stage (stage="match"), and taken by it (stage="correlate"), re-sent ones included.',
+    ['stage'],
+  );
+  private readonly hitsDuplicates = this.counter(
+    'authwatch_hits_duplicates_total',
+    'Hits the correlate stage dropped because they were sent again (a match member re-read its input after a restart or a rebalance).',
   );
   private readonly pendingHits = this.gauge(
     'authwatch_pending_hits',
@@ -281,6 +297,17 @@ export class Metrics {
     setAll(this.lateEvents, [[{}, v.engine.lateEvents]]);
     setAll(this.aheadEvents, [[{}, v.engine.aheadEvents]]);
     this.pendingHits.set(v.engine.pendingHits);
+    if (v.hits) {
+      setAll(this.hitsRecords, [
+        [{ stage: 'match' }, v.hits.sentRecords],
+        [{ stage: 'correlate' }, v.hits.readRecords],
+      ]);
+      setAll(this.hitsSent, [
+        [{ stage: 'match' }, v.hits.sent],
+        [{ stage: 'correlate' }, v.hits.read],
+      ]);
+      setAll(this.hitsDuplicates, [[{}, v.hits.duplicates]]);
+    }
     this.unwritten.set(v.unwrittenBatches);
     setAll(this.orderOverflow, [[{}, v.engine.orderOverflow]]);
     setAll(this.releaseErrors, [[{}, v.engine.releaseErrors]]);

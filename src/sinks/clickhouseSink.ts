@@ -23,7 +23,8 @@ export class ClickHouseSink implements Sink {
 
   constructor(
     private readonly store: DetectionStore,
-    private readonly options: { maxRows: number },
+    /** `closesStore: false`: the store is shared (by the stages of one process) and its owner closes it. */
+    private readonly options: { maxRows: number; closesStore?: boolean },
   ) {}
 
   async write(batch: SinkBatch): Promise<void> {
@@ -48,6 +49,6 @@ export class ClickHouseSink implements Sink {
   }
 
   close(): Promise<void> {
-    return this.store.close();
+    return this.options.closesStore === false ? Promise.resolve() : this.store.close();
   }
 }

@@ -1,6 +1,7 @@
 import type { Action, Alert } from '../engine/alert.js';
 import type { AuthEvent } from '../events/authEvent.js';
 import type { DeadLetter } from '../events/deadLetter.js';
+import type { HitEnvelope } from '../scale/hits.js';
 
 /** What a batch of input produced, in the order of the records that produced it. */
 export interface SinkBatch {
@@ -9,6 +10,8 @@ export interface SinkBatch {
   deadLetters: readonly DeadLetter[];
   /** The batch's events, when a sink keeps them (the ClickHouse events table). */
   events?: readonly AuthEvent[];
+  /** The match stage's hits and watermarks for the correlate stage, by hits partition. */
+  hits?: ReadonlyArray<{ partition: number; envelope: HitEnvelope }>;
 }
 
 /** The last outcome of a sink's writes, for /readyz and the status line. */
@@ -42,6 +45,7 @@ export function isEmptyBatch(batch: SinkBatch): boolean {
     batch.alerts.length === 0 &&
     batch.actions.length === 0 &&
     batch.deadLetters.length === 0 &&
-    (batch.events?.length ?? 0) === 0
+    (batch.events?.length ?? 0) === 0 &&
+    (batch.hits?.length ?? 0) === 0
   );
 }

@@ -108,3 +108,23 @@ export function journalAfter(entries: Iterable<JournalEntry>, seq: number): Jour
   for (let next = seq + 1; bySeq.has(next); next++) out.push(bySeq.get(next)!);
   return out;
 }
+
+/**
+ * The store of the match stage, which keeps no state of its own: nothing is checkpointed or
+ * journaled, and a member taking input partitions over starts at the group's committed
+ * offsets (committed once the batches before them were written, hits included). Re-read
+ * records send their hits again; the correlate stage drops those by input offset.
+ */
+export class NoCheckpointStore implements CheckpointStore {
+  load(): Promise<StoredState> {
+    return Promise.resolve({ journal: [], problems: [] });
+  }
+
+  appendJournal(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  saveCheckpoint(): Promise<number> {
+    return Promise.resolve(0);
+  }
+}

@@ -29,7 +29,7 @@ const config = testConfig();
 const client = createKafkaClient(config.kafka);
 const created: TestTopics[] = [];
 afterAll(async () => {
-  const names = created.flatMap((t) => [t.events, t.alerts, t.actions, t.dlq, t.state]);
+  const names = created.flatMap((t) => [t.events, t.alerts, t.actions, t.dlq, t.state, t.hits]);
   const existing = new Set(await client.listTopics());
   await client.deleteTopics(names.filter((n) => existing.has(n)));
   await client.close();
@@ -75,7 +75,13 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
       expect(ready.status).toBe(200);
       expect(JSON.parse(ready.body)).toEqual({
         status: 'ready',
-        checks: { kafka: true, partitions_assigned: 3, state_restored: true, sinks: true },
+        checks: {
+          kafka: true,
+          partitions_assigned: 3,
+          hits_partitions_assigned: 12,
+          state_restored: true,
+          sinks: true,
+        },
       });
       expect(await proc.metric('authwatch_records_total', `source="kafka:${topics.events}"`)).toBe(lines.length);
       expect(await proc.metric('authwatch_alerts_total')).toBe(expected.alerts.length);
@@ -189,9 +195,11 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
     const straddling = expected.alerts.filter((a) => a.group.ip === '185.220.101.11' && a.rule_type === 'value_count');
     expect(straddling.length).toBeGreaterThan(0);
 
+    // The single engine: its batches journaled since the checkpoint are replayed exactly. (The
+    // stages of a scaled-out deployment are killed mid-stream in scaleOut.test.ts.)
     const file = writeConfig(topics, config.kafka.brokers, {
       log_level: 'debug',
-      pipeline: { batch_max_records: 250 },
+      pipeline: { batch_max_records: 250, role: 'single' },
       state: { checkpoint_interval: '4s' },
     });
     const tail = 1500; // processed after the first checkpoint, journalled, not checkpointed
@@ -207,7 +215,7 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
     await produceLines(client, topics.events, after);
     const second = new AuthwatchProcess(file);
     try {
-      const restored = await second.waitForLog(/restored from its checkpoint|No checkpoint found/);
+      const restored = await second.waitForLog(/^Engine state restored from its checkpoint|^No checkpoint found/);
       expect(restored.msg).toMatch(/restored from its checkpoint/);
       expect(restored.journal_batches).toBeGreaterThan(0);
       await second.caughtUp(after.length);
@@ -254,7 +262,8 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
 
     const second = new AuthwatchProcess(file);
     try {
-      const restored = await second.waitForLog(/restored from its checkpoint/);
+      // The match stage keeps no state: it starts at the committed offsets, with no journal.
+      const restored = await second.waitForLog(/^No checkpoint found/);
       expect(restored.journal_batches).toBe(0);
       await second.caughtUp(lines.length - committed);
       second.kill('SIGTERM');

@@ -21,6 +21,7 @@ export function testTopics(prefix: string) {
     actions: `${base}.actions`,
     dlq: `${base}.dlq`,
     state: `${base}.state`,
+    hits: `${base}.hits`,
     group: `${base}.group`,
   };
 }
@@ -43,6 +44,7 @@ export function writeConfig(topics: TestTopics, brokers: string[], overrides: Re
         actions: topics.actions,
         dlq: topics.dlq,
         state: topics.state,
+        hits: topics.hits,
       },
       consumer: { session_timeout: '6s', heartbeat_interval: '1s' },
       ...((overrides.kafka as object | undefined) ?? {}),
@@ -154,10 +156,17 @@ export class AuthwatchProcess {
           .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
       const seen = samples('authwatch_records_total').reduce((a, b) => a + b, 0);
       const lags = samples('authwatch_consumer_lag');
-      const lag = lags.length === partitions ? lags.reduce((a, b) => a + b, 0) : -1;
+      // The input partitions, and the hits partitions of the correlate stage.
+      const lag = lags.length >= partitions ? lags.reduce((a, b) => a + b, 0) : -1;
       // What waits for event time is decided on the quiet stream, and written.
       const waiting = (samples('authwatch_pending_hits')[0] ?? -1) + (samples('authwatch_unwritten_batches')[0] ?? -1);
-      if (seen >= records && lag === 0 && waiting === 0) return;
+      // Both stages in this process: every hits record written was read (and, after a restart,
+      // those an earlier process wrote).
+      const [sent, read] = ['match', 'correlate'].map((stage) => {
+        const line = body.split('\n').find((l) => l.startsWith(`authwatch_hits_records_total{stage="${stage}"} `));
+        return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+      });
+      if (seen >= records && lag === 0 && waiting === 0 && read! >= sent!) return;
       if (Date.now() - start > timeoutMs)
         throw new Error(
           `not caught up: ${seen} of ${records} records, lag ${lag}, ${waiting} hits and batches waiting`,

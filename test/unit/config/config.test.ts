@@ -24,8 +24,10 @@ describe('loadConfig', () => {
       actions: 'authwatch.actions',
       dlq: 'authwatch.dlq',
       state: 'authwatch.state',
+      hits: 'authwatch.hits',
     });
-    expect(config.pipeline).toMatchObject({ batch_max_records: 5000, shutdown_grace: '30s' });
+    expect(config.pipeline).toMatchObject({ role: 'all', batch_max_records: 5000, shutdown_grace: '30s' });
+    expect(config.kafka).toMatchObject({ hits_partitions: 12, hits_retention: '7d' });
     expect(config.state.checkpoint_interval).toBe('10s');
     expect(config.server).toEqual({ enabled: true, host: '127.0.0.1', port: 9464 });
     expect(config.clickhouse.database).toBe('authwatch');

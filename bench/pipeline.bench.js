@@ -27,7 +27,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const quantile = (xs, q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-function names(prefix) {
+export function names(prefix) {
   const base = `bench_${prefix}_${randomBytes(4).toString('hex')}`;
   return {
     events: `${base}.in`,
@@ -35,11 +35,12 @@ function names(prefix) {
     actions: `${base}.actions`,
     dlq: `${base}.dlq`,
     state: `${base}.state`,
+    hits: `${base}.hits`,
     group: base,
   };
 }
 
-function config(t, extra = {}) {
+export function config(t, { kafka = {}, pipeline = {}, ...extra } = {}) {
   const file = join(dir, `${t.group}.yaml`);
   writeFileSync(
     file,
@@ -48,11 +49,12 @@ function config(t, extra = {}) {
       kafka: {
         brokers: BROKERS,
         group_id: t.group,
-        topics: { events: t.events, alerts: t.alerts, actions: t.actions, dlq: t.dlq, state: t.state },
+        topics: { events: t.events, alerts: t.alerts, actions: t.actions, dlq: t.dlq, state: t.state, hits: t.hits },
+        ...kafka,
       },
       server: { port: 0 },
-      pipeline: { status_interval: '0' },
       ...extra,
+      pipeline: { status_interval: '0', ...pipeline },
       ...(process.env.BENCH_CONFIG ? JSON.parse(process.env.BENCH_CONFIG) : {}),
     }),
   );
@@ -60,7 +62,7 @@ function config(t, extra = {}) {
 }
 
 /** `authwatch run` with its metrics port, read from its first log lines. */
-async function startRun(file) {
+export async function startRun(file) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
   const execArgv = process.env.BENCH_CHILD_EXEC_ARGV?.split(' ') ?? [];
   const child = spawn(process.execPath, [...execArgv, join(root, 'bin/authwatch.js'), 'run', '--config', file], {
@@ -83,7 +85,7 @@ async function startRun(file) {
       try {
         const log = JSON.parse(line);
         if (log.port) port = log.port;
-        if (/^Partitions assigned/.test(log.msg)) assignedAt = Date.parse(log.time);
+        if (/^(Partitions|Hits partitions) assigned/.test(log.msg)) assignedAt ??= Date.parse(log.time);
       } catch {
         // not a log line
       }
@@ -104,6 +106,10 @@ async function startRun(file) {
       records: sum('authwatch_records_total'),
       lag: sum('authwatch_consumer_lag'),
       rss: sum('authwatch_process_resident_memory_bytes'),
+      sent: sum('authwatch_hits_records_total{stage="match"}'),
+      read: sum('authwatch_hits_records_total{stage="correlate"}'),
+      hits: sum('authwatch_hits_total{stage="correlate"}'),
+      cpu: sum('authwatch_process_cpu_seconds_total'),
     };
   };
   const stop = async () => {
@@ -167,13 +173,14 @@ function replayRound(file) {
  * event-time order: out the allowed lateness later). The latency of each is from its production
  * to its alert arriving on the alerts topic, kept per kind.
  */
-async function latencyRound(client, rate, seconds) {
+export async function latencyRound(client, rate, seconds, extra = {}) {
   const t = names('latency');
   await client.createTopics([
     { name: t.events, partitions: 3 },
     { name: t.alerts, partitions: 3 },
   ]);
-  const run = await startRun(config(t, { engine: { allowed_lateness: LATENCY_LATENESS } }));
+  let start;
+  const run = await startRun(config(t, { engine: { allowed_lateness: LATENCY_LATENESS }, ...extra }));
   const latencies = [];
   const ordered = [];
   const written = [];
@@ -207,7 +214,7 @@ async function latencyRound(client, rate, seconds) {
   });
   await ready;
   const producer = await client.producer();
-  const start = Date.now();
+  start = Date.now();
   let sent = 0;
   let probes = 0;
   let counted = 0;

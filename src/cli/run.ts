@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { durationMs, hasKafka, loadConfig, type Config } from '../config/config.js';
+import { durationMs, hasKafka, loadConfig, type Config, type PipelineRole } from '../config/config.js';
 import { createEnrichers } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
 import type { Alert } from '../engine/alert.js';
@@ -42,7 +42,8 @@ import { renderText } from './validate.js';
 /** The pack that ships with authwatch, used when the configured `detections` folder is not in the working directory. */
 const SHIPPED_DETECTIONS = fileURLToPath(new URL('../../detections', import.meta.url));
 
-const USAGE = `usage: authwatch run [--config FILE] [--input FILE|-|simulate] [--scenario FILE] [--seed N] [--speed N]
+const USAGE = `usage: authwatch run [--config FILE] [--role all|match|correlate|single] [--input FILE|-|simulate]
+                     [--scenario FILE] [--seed N] [--speed N]
 
 The streaming engine. With Kafka brokers configured (kafka.brokers, or AUTHWATCH_KAFKA_BROKERS)
 it consumes the input topics, publishes alerts, actions and dead letters to their topics,
@@ -57,6 +58,13 @@ alerts and actions in ClickHouse: the server at clickhouse.url, else the embedde
 .authwatch/, whose reads it answers on its HTTP port while it runs (clickhouse.enabled: false
 turns storing off). SIGTERM or SIGINT stops it cleanly: outputs flushed, state checkpointed,
 offsets committed.
+
+On Kafka it scales out: start more processes with the same configuration and they share the
+work, producing the alerts one process would. --role (pipeline.role) picks the stages this
+process runs: all (the default) runs both the match stage (input topics: decode, enrich,
+single-event rules) and the correlate stage (windows, from the hits topic); match or correlate
+runs one, to size them apart; single runs one engine without the hits topic, for a group of
+exactly one process.
 `;
 
 /**
@@ -75,6 +83,7 @@ export async function runCommand(args: string[]): Promise<number> {
         speed: { type: 'string', default: '4000' },
         scenario: { type: 'string' },
         seed: { type: 'string' },
+        role: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -108,7 +117,13 @@ export async function runCommand(args: string[]): Promise<number> {
     process.stderr.write(`authwatch run: ${err.message}\n`);
     return 2;
   }
+  const roles = ['all', 'match', 'correlate', 'single'] as const;
+  if (values.role !== undefined && !(roles as readonly string[]).includes(values.role)) {
+    process.stderr.write(`authwatch run: --role must be one of ${roles.join(', ')}.\n\n${USAGE}`);
+    return 2;
+  }
   const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
+  if (values.role !== undefined) config.pipeline.role = values.role as PipelineRole;
   const logger = createLogger({ level: config.log_level });
   const paths = config.rules.paths.map((p) => (p === 'detections' && !existsSync(p) ? SHIPPED_DETECTIONS : p));
   const rules = loadRulesWithValues(paths, config.rules.values, {

@@ -124,7 +124,7 @@ type Job = BatchJob | CheckpointJob;
 const SLOW_WRITE_MS = 10_000;
 
 /** Backoff between retries of a failed write: 200 ms doubling to 5 s. */
-function backoffMs(attempt: number): number {
+export function backoffMs(attempt: number): number {
   return Math.min(5000, 200 * 2 ** Math.min(attempt - 1, 5));
 }
 

@@ -3,6 +3,7 @@ import { AuthwatchError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { emptyOutput } from '../pipeline/evaluate.js';
 import { Signal, sleep } from '../pipeline/signal.js';
+import { backoffMs } from '../pipeline/streamPipeline.js';
 import type { Sink, SinkBatch } from '../sinks/sink.js';
 import { isEmptyBatch } from '../sinks/sink.js';
 import {
@@ -263,7 +264,7 @@ export class CorrelatePipeline {
       } catch (err) {
         if (!(err instanceof AuthwatchError && err.retriable) || this.stopping) throw err;
         logger.warn({ err, attempt }, 'Cannot read the state checkpoint yet; retrying.');
-        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt - 1, 5)));
+        await sleep(backoffMs(attempt));
       }
     }
   }
@@ -410,7 +411,7 @@ export class CorrelatePipeline {
             { err, sink: what, attempt },
             'A write failed; retrying. Nothing is acknowledged until it succeeds.',
           );
-        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt - 1, 5)));
+        await sleep(backoffMs(attempt));
       }
     }
   }

@@ -10,7 +10,7 @@ import type { CorrelatePipeline } from './correlatePipeline.js';
 export interface StagesHealth {
   running: boolean;
   kafka: boolean;
-  /** Input partitions owned (the match stage; without it, hits partitions). */
+  /** Input partitions owned (by the match stage). */
   assigned: number;
   /** Hits partitions owned, when the correlate stage runs. */
   hitsAssigned?: number;
@@ -70,7 +70,7 @@ export class Stages {
     return {
       running: (m?.running ?? true) && (c?.running ?? true),
       kafka: (m?.kafka ?? true) && (c?.kafka ?? true),
-      assigned: m ? m.assigned : (c?.assigned ?? 0),
+      assigned: m?.assigned ?? 0,
       ...(c ? { hitsAssigned: c.assigned } : {}),
       restored: m?.restored ?? true,
       sinks: (m?.sinks ?? true) && (c?.sinks ?? true),

@@ -148,6 +148,15 @@ describe('scaling out on Kafka: members of one group produce the alerts of one e
   const { lines } = authTraffic({ seed: 31, events: 12_000, attacks: 3 });
   const expected = replayLines(lines);
 
+  /** Published to Kafka and stored in ClickHouse: exactly replay's alerts and actions, each id once after de-duplication. */
+  async function exactlyReplay(topics: TestTopics) {
+    const { alerts, actions, stored } = await published(topics);
+    expect(distinctIds(alerts)).toEqual(distinctIds(expected.alerts));
+    expect(distinctIds(actions)).toEqual(distinctIds(expected.actions));
+    expect(stored).toEqual({ alerts: distinctIds(expected.alerts), actions: distinctIds(expected.actions) });
+    return { alerts, actions };
+  }
+
   it.each([1, 2, 3])(
     '%i member(s) over 6 input partitions: exactly the alerts and actions of replay',
     { timeout: 180_000 },
@@ -168,10 +177,7 @@ describe('scaling out on Kafka: members of one group produce the alerts of one e
       } finally {
         for (const p of procs) p.kill('SIGKILL');
       }
-      const { alerts, actions, stored } = await published(topics);
-      expect(distinctIds(alerts)).toEqual(distinctIds(expected.alerts));
-      expect(distinctIds(actions)).toEqual(distinctIds(expected.actions));
-      expect(stored).toEqual({ alerts: distinctIds(expected.alerts), actions: distinctIds(expected.actions) });
+      const { alerts } = await exactlyReplay(topics);
       // The same alerts, not only the same ids.
       const want = new Map(expected.alerts.map((a) => [a.alert_id, a]));
       for (const a of alerts) expect(a).toEqual(want.get(a.alert_id));
@@ -202,10 +208,7 @@ describe('scaling out on Kafka: members of one group produce the alerts of one e
       } finally {
         for (const p of procs) p.kill('SIGKILL');
       }
-      const { alerts, actions, stored } = await published(topics);
-      expect(distinctIds(alerts)).toEqual(distinctIds(expected.alerts));
-      expect(distinctIds(actions)).toEqual(distinctIds(expected.actions));
-      expect(stored).toEqual({ alerts: distinctIds(expected.alerts), actions: distinctIds(expected.actions) });
+      const { alerts } = await exactlyReplay(topics);
       // Written again after the takeover, never different: every copy of an id is the same alert.
       const byId = new Map<string, string>();
       for (const a of alerts) {
@@ -215,6 +218,33 @@ describe('scaling out on Kafka: members of one group produce the alerts of one e
       }
     },
   );
+
+  it('the stages run apart: a match member and a correlate member', { timeout: 180_000 }, async () => {
+    const topics = await freshTopics('scaleroles');
+    await produceRandomly(topics.events, lines);
+    const [match] = members(topics, 1, { role: 'match' }) as [AuthwatchProcess];
+    const [correlate] = members(topics, 1, { role: 'correlate' }) as [AuthwatchProcess];
+    try {
+      await caughtUp([match, correlate], lines.length);
+      const checks = async (p: AuthwatchProcess) =>
+        (JSON.parse((await p.get('/readyz')).body) as { checks: Record<string, unknown> }).checks;
+      expect(await checks(match)).toMatchObject({ partitions_assigned: INPUT_PARTITIONS });
+      expect(await checks(match)).not.toHaveProperty('hits_partitions_assigned');
+      expect(await checks(correlate)).toMatchObject({
+        partitions_assigned: 0,
+        hits_partitions_assigned: HITS_PARTITIONS,
+      });
+      // Single-event alerts come from the match member, the correlations' from the other.
+      expect(await match.metric('authwatch_rule_matches_total')).toBeGreaterThan(0);
+      expect(await correlate.metric('authwatch_rule_matches_total')).toBe(0);
+      expect(await correlate.metric('authwatch_alerts_total')).toBeGreaterThan(0);
+      await stopAll([match, correlate]);
+    } finally {
+      match.kill('SIGKILL');
+      correlate.kill('SIGKILL');
+    }
+    await exactlyReplay(topics);
+  });
 
   it('a member joining mid-stream takes partitions over without losing a window', { timeout: 180_000 }, async () => {
     const topics = await freshTopics('scalejoin');
@@ -238,9 +268,6 @@ describe('scaling out on Kafka: members of one group produce the alerts of one e
       first.kill('SIGKILL');
       second?.kill('SIGKILL');
     }
-    const { alerts, actions, stored } = await published(topics);
-    expect(distinctIds(alerts)).toEqual(distinctIds(expected.alerts));
-    expect(distinctIds(actions)).toEqual(distinctIds(expected.actions));
-    expect(stored).toEqual({ alerts: distinctIds(expected.alerts), actions: distinctIds(expected.actions) });
+    await exactlyReplay(topics);
   });
 });

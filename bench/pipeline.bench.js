@@ -203,6 +203,7 @@ export async function latencyRound(client, rate, seconds, extra = {}) {
         if (a.entities?.user_id?.startsWith('probe-') && a.detected_at >= start + WARMUP_MS) {
           if (a.rule_title === 'Refresh token reuse') {
             ordered.push(now - a.detected_at);
+            if (process.env.BENCH_SERIES) (series ??= []).push([a.detected_at, now - a.detected_at]);
             continue;
           }
           latencies.push(now - a.detected_at);

@@ -116,6 +116,13 @@ export async function run() {
   const client = createKafkaClient({ brokers: BROKERS, client_id: 'authwatch-bench' });
   const { lines } = authTraffic({ seed: 5, events: EVENTS, users: 50_000, attacks: 50, stepMs: 5 });
 
+  const only = process.env.BENCH_SCALE_ONLY;
+  if (only !== 'latency') await throughput(client, lines);
+  if (only !== 'throughput') await latency(client);
+  await client.close();
+}
+
+async function throughput(client, lines) {
   const rows = { single1: [], all1: [], all2: [] };
   const cpu = { single1: [], all1: [], all2: [] };
   for (let i = 0; i < ROUNDS; i++) {
@@ -165,7 +172,9 @@ export async function run() {
     `| correlate | ${`${fmt(med('correlateHits'))} hits/s (${fmt(med('correlateEvents'))} events' worth)`.padEnd(44)} | ${med('correlateCpu').toFixed(2).padStart(14)} |`,
   );
   console.log(`\nhits per event: ${med('hitsPerEvent').toFixed(2)}`);
+}
 
+async function latency(client) {
   const latency = {};
   for (const role of ['single', 'all']) {
     latency[role] = [];
@@ -198,5 +207,4 @@ export async function run() {
     const at = (q) => median(latency[role].map((l) => quantile(l.latencies, q)));
     console.log(`\n${role}: single-event alerts p50 ${fmt(at(0.5))} ms, p99 ${fmt(at(0.99))} ms`);
   }
-  await client.close();
 }

@@ -572,7 +572,10 @@ export class StreamPipeline {
   }
 
   /** The input partitions this member reads, each with whether it is idle, and the input topics' partition counts. */
-  private inputs(now: number): { owned: Array<{ source: string; idle: boolean }>; topics: Record<string, number> } {
+  private inputs(now: number): {
+    owned: Array<{ source: string; idle: boolean; caughtUp: boolean }>;
+    topics: Record<string, number>;
+  } {
     const match = this.deps.match!;
     const topics: Record<string, number> = {};
     for (const key of this.highWatermarks.keys()) {
@@ -587,7 +590,8 @@ export class StreamPipeline {
       const position = this.positions.get(source);
       const behind = position !== undefined && position < (this.highWatermarks.get(source) ?? 0);
       const quiet = now - match.router.clockOf(source, now).lastRecordAt;
-      return { source, idle: !behind && !this.paused.has(source) && quiet >= match.idleTimeoutMs };
+      const caughtUp = !behind && !this.paused.has(source);
+      return { source, idle: caughtUp && quiet >= match.idleTimeoutMs, caughtUp };
     });
     return { owned, topics };
   }

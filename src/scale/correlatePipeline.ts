@@ -369,11 +369,18 @@ export class CorrelatePipeline {
     this.counters.duplicates += task.state.duplicates - before;
   }
 
+  /**
+   * Checkpoints the partition most overdue, one per step: a snapshot holds the loop while it is
+   * made, and a dozen at once would hold back every alert behind them.
+   */
   private async checkpointDue(): Promise<void> {
     const now = this.now();
+    let due: Task | undefined;
     for (const task of this.tasks.values()) {
-      if (task.dirty && now - task.checkpointedAt >= this.options.checkpointIntervalMs) await this.checkpoint(task);
+      if (!task.dirty || now - task.checkpointedAt < this.options.checkpointIntervalMs) continue;
+      if (!due || task.checkpointedAt < due.checkpointedAt) due = task;
     }
+    if (due) await this.checkpoint(due);
   }
 
   /** Stores the partition's state after every output it wrote, then commits its offset. */

@@ -23,7 +23,10 @@ export interface HitEnvelope {
   /** Input partitions (`topic/partition`) the hits and watermarks refer to by index. */
   s: string[];
   h: WireHit[];
-  /** After the hits: each input partition's watermark, whether it is idle, and (idle) how far the wall clock lets it release. */
+  /**
+   * After the hits: each input partition's watermark, whether it is idle, and, while it is read
+   * to its end, how far the wall clock lets its hits be released (as the single engine's `idle`).
+   */
   w?: Array<[source: number, watermark: number | null, idle: 0 | 1, horizon: number | null]>;
 }
 
@@ -133,21 +136,23 @@ export class HitRouter {
   /**
    * The records of what was matched since the last call: hits by partition, then every
    * partition of the hits topic gets the watermarks of `owned` (the input partitions this
-   * member reads), so that none waits on a partition that sent it nothing.
+   * member reads), so that none waits on a partition that sent it nothing. `caughtUp`: read to
+   * its end, so its quiet is the stream's, not a backlog's.
    */
   take(
-    owned: ReadonlyArray<{ source: string; idle: boolean }>,
+    owned: ReadonlyArray<{ source: string; idle: boolean; caughtUp?: boolean }>,
     topics: Record<string, number>,
     now: number,
   ): Array<{ partition: number; envelope: HitEnvelope }> {
     for (const o of owned) this.indexOf(o.source);
-    const w: NonNullable<HitEnvelope['w']> = owned.map(({ source, idle }) => {
+    const w: NonNullable<HitEnvelope['w']> = owned.map(({ source, idle, caughtUp = idle }) => {
       const sc = this.clockOf(source, now);
       const { maxTime } = sc.clock;
       const watermark = Number.isFinite(maxTime) ? maxTime - this.lateness : null;
       // As the single engine does when its input goes quiet: event time moves on with the wall clock.
       const quiet = now - sc.lastRecordAt;
-      const horizon = Number.isFinite(maxTime) ? Math.min(maxTime + quiet, now + this.lateness) - this.lateness : null;
+      const horizon =
+        caughtUp && Number.isFinite(maxTime) ? Math.min(maxTime + quiet, now + this.lateness) - this.lateness : null;
       return [this.sourceIndex.get(source)!, watermark, idle ? 1 : 0, horizon];
     });
     const out: Array<{ partition: number; envelope: HitEnvelope }> = [];
@@ -277,13 +282,16 @@ export class CorrelatePartition {
   }
 
   /**
-   * How far every input partition has come: the least watermark of those not idle. When all
-   * are idle, the furthest any has come, and hits are released as far as the wall clock lets
-   * one of them (`release`). Until every input partition has been heard from, nothing moves:
-   * one not yet read by any member holds the windows back.
+   * How far every input partition has come: the least watermark of those not idle (`watermark`,
+   * up to which timed correlations decide). Hits are released up to the least of what each
+   * allows (`release`): its watermark, or, read to its end and quiet, as far as the wall clock
+   * has moved since its last record, as the single engine's `idle` does. When all are idle, the
+   * furthest any has come. Until every input partition has been heard from, nothing moves: one
+   * not yet read by any member holds the windows back.
    */
   private inputWatermark(): { watermark: number; release: number } {
     let active = Number.POSITIVE_INFINITY;
+    let releasable = Number.POSITIVE_INFINITY;
     let furthest = Number.NEGATIVE_INFINITY;
     let horizon = Number.NEGATIVE_INFINITY;
     let anyActive = false;
@@ -296,10 +304,12 @@ export class CorrelatePartition {
         if (s.watermark !== null) furthest = Math.max(furthest, s.watermark);
         if (s.idle) continue;
         anyActive = true;
-        active = Math.min(active, s.watermark ?? Number.NEGATIVE_INFINITY);
+        const w = s.watermark ?? Number.NEGATIVE_INFINITY;
+        active = Math.min(active, w);
+        releasable = Math.min(releasable, Math.max(w, s.horizon ?? Number.NEGATIVE_INFINITY));
       }
     }
-    if (anyActive) return { watermark: active, release: active };
+    if (anyActive) return { watermark: active, release: releasable };
     return { watermark: furthest, release: horizon };
   }
 

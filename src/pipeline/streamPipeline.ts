@@ -19,6 +19,7 @@ import { type BatchRange, type Checkpoint, type CheckpointStore, type JournalEnt
 import { BatchAssembler, type AssembledBatch, type Pending } from './batchAssembler.js';
 import { emptyOutput, evaluate } from './evaluate.js';
 import { CheckpointScheduler } from './checkpointScheduler.js';
+import { backoffMs, isRetriable, retrying, type WriteHealth } from './retry.js';
 import { Signal, sleep } from './signal.js';
 import type { HitRouter } from '../scale/hits.js';
 
@@ -123,15 +124,6 @@ type Job = BatchJob | CheckpointJob;
 /** A write in progress for longer than this makes the pipeline not ready: a sink is unreachable. */
 const SLOW_WRITE_MS = 10_000;
 
-/** Backoff between retries of a failed write: 200 ms doubling to 5 s. */
-export function backoffMs(attempt: number): number {
-  return Math.min(5000, 200 * 2 ** Math.min(attempt - 1, 5));
-}
-
-function isRetriable(err: unknown): boolean {
-  return err instanceof AuthwatchError ? err.retriable : false;
-}
-
 /**
  * The streaming engine over a partitioned source: fetch → decode and enrich → engine → sinks,
  * at least once, restart-safe.
@@ -175,7 +167,6 @@ export class StreamPipeline {
   /** Partitions assigned and state restored: batches may be taken. */
   private assignedAndRestored = false;
   private consumerUp = false;
-  private sinksOk = true;
   private stopping = false;
   private failure: Error | undefined;
   private loops: Promise<void> | undefined;
@@ -245,7 +236,7 @@ export class StreamPipeline {
       kafka: this.consumerUp,
       assigned: this.assigned.length,
       restored: this.restored,
-      sinks: this.sinksOk && (this.writingSince === undefined || this.now() - this.writingSince < SLOW_WRITE_MS),
+      sinks: this.writeHealth.ok && (this.writingSince === undefined || this.now() - this.writingSince < SLOW_WRITE_MS),
       ...(this.failure ? { failure: this.failure.message } : {}),
     };
   }
@@ -839,32 +830,16 @@ export class StreamPipeline {
     }
   }
 
-  /** Runs a write until it succeeds, waiting between tries, for as long as its errors are retriable. */
-  private async retrying<T>(sink: string, write: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await write();
-        if (attempt > 1) {
-          this.sinksOk = true;
-          this.deps.logger.info({ sink, attempts: attempt }, 'A write that failed went through on retry.');
-        }
-        return result;
-      } catch (err) {
-        const retriable = isRetriable(err);
-        const key = `${sink}\u0000${retriable}`;
-        this.counters.sinkErrors.set(key, (this.counters.sinkErrors.get(key) ?? 0) + 1);
-        if (!retriable || this.failure) throw err;
-        this.sinksOk = false;
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.deps.logger.warn(
-            { err, sink, attempt },
-            'A write failed; retrying. Nothing is acknowledged until it succeeds.',
-          );
-        }
-        await sleep(backoffMs(attempt));
-      }
-    }
+  /** Runs a write until it succeeds, for as long as its errors are retriable (`retrying`). */
+  private retrying<T>(sink: string, write: () => Promise<T>): Promise<T> {
+    return retrying(sink, write, this.writeHealth, this.deps.logger);
   }
+
+  private readonly writeHealth: WriteHealth = {
+    sinkErrors: this.counters.sinkErrors,
+    ok: true,
+    failed: () => this.failure !== undefined,
+  };
 
   private fail(err: Error): void {
     if (this.failure) return;

@@ -3,7 +3,7 @@ import { AuthwatchError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { emptyOutput } from '../pipeline/evaluate.js';
 import { Signal, sleep } from '../pipeline/signal.js';
-import { backoffMs } from '../pipeline/streamPipeline.js';
+import { backoffMs, isRetriable, retrying, type WriteHealth } from '../pipeline/retry.js';
 import type { Sink, SinkBatch } from '../sinks/sink.js';
 import { isEmptyBatch } from '../sinks/sink.js';
 import {
@@ -101,7 +101,12 @@ export class CorrelatePipeline {
   private stopping = false;
   private failure: Error | undefined;
   private consumerUp = false;
-  private sinksOk = true;
+  /** Failed writes by sink and retriability (merged into the metrics), and whether the last went through. */
+  readonly writeHealth: WriteHealth = {
+    sinkErrors: new Map(),
+    ok: true,
+    failed: () => this.failure !== undefined,
+  };
   private loop: Promise<void> | undefined;
   private refreshedAt = 0;
 
@@ -157,7 +162,7 @@ export class CorrelatePipeline {
       running: !this.stopping && !this.failure,
       kafka: this.consumerUp,
       assigned: this.tasks.size,
-      sinks: this.sinksOk,
+      sinks: this.writeHealth.ok,
       ...(this.failure ? { failure: this.failure.message } : {}),
     };
   }
@@ -262,7 +267,7 @@ export class CorrelatePipeline {
         );
         return task;
       } catch (err) {
-        if (!(err instanceof AuthwatchError && err.retriable) || this.stopping) throw err;
+        if (!isRetriable(err) || this.stopping) throw err;
         logger.warn({ err, attempt }, 'Cannot read the state checkpoint yet; retrying.');
         await sleep(backoffMs(attempt));
       }
@@ -404,23 +409,8 @@ export class CorrelatePipeline {
     });
   }
 
-  private async retrying<T>(what: string, write: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await write();
-        this.sinksOk = true;
-        return result;
-      } catch (err) {
-        if (!(err instanceof AuthwatchError && err.retriable) || this.failure) throw err;
-        this.sinksOk = false;
-        if (attempt === 1 || attempt % 10 === 0)
-          this.deps.logger.warn(
-            { err, sink: what, attempt },
-            'A write failed; retrying. Nothing is acknowledged until it succeeds.',
-          );
-        await sleep(backoffMs(attempt));
-      }
-    }
+  private retrying<T>(sink: string, write: () => Promise<T>): Promise<T> {
+    return retrying(sink, write, this.writeHealth, this.deps.logger);
   }
 
   private fail(err: Error): void {

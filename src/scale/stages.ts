@@ -127,7 +127,9 @@ export class Stages {
     }
     const actions = new Map(base.pipeline.actions);
     for (const [key, n] of correlate.actionsByKey) actions.set(key, (actions.get(key) ?? 0) + n);
-    base.pipeline = { ...base.pipeline, alerts, actions };
+    const sinkErrors = new Map(base.pipeline.sinkErrors);
+    for (const [key, n] of correlate.writeHealth.sinkErrors) sinkErrors.set(key, (sinkErrors.get(key) ?? 0) + n);
+    base.pipeline = { ...base.pipeline, alerts, actions, sinkErrors };
     base.lag = new Map([...base.lag, ...correlate.lag()]);
     return base;
   }

@@ -699,11 +699,7 @@ export class Engine {
       }
       this.suppression.set(key, last === undefined ? hit.time : Math.max(last, hit.time));
     }
-    const scope = this.routing.scopeOf(
-      rule,
-      firing,
-      rule.kind === 'detection' ? this.routing.suppressScope(rule.uid, hit.doc, hit.event) : undefined,
-    );
+    const scope = this.routing.scopeOf(rule, firing, hit);
     const alert = buildAlert(rule, hit, firing);
     out.alerts.push(alert);
     this.counters.alerts++;

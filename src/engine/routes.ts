@@ -42,7 +42,8 @@ export class Routing {
   readonly componentOf = new Map<string, string>();
   /** Component id → its key fields (sorted); empty: keyed by the id. */
   private readonly keyFields = new Map<string, string[]>();
-  private readonly suppressFields = new Map<string, Accessor[]>();
+  /** Suppressed single-event rule uid → its suppress route. */
+  private readonly suppressRoutes = new Map<string, Route>();
 
   constructor(detections: readonly Rule[], correlations: readonly CorrelationRule[], alerting: ReadonlySet<string>) {
     const loaded = correlations;
@@ -76,8 +77,7 @@ export class Routing {
       if (alerting.has(d.uid) && d.extensions.suppress) {
         const names = [...(d.extensions.suppress.groupBy ?? [])].sort();
         const readers = names.map(accessorFor);
-        this.suppressFields.set(d.uid, readers);
-        routes.push({
+        const route: Route = {
           id: SUPPRESS_ROUTE,
           key:
             names.length === 0
@@ -85,7 +85,9 @@ export class Routing {
               : (doc, event) =>
                   keyText(names, (i) => scalarText(readers[i]!(doc) ?? readers[i]!(event as unknown as Doc))),
           fields: names.map((n, i) => [n, (doc: Doc) => readers[i]!(doc)] as [string, Accessor]),
-        });
+        };
+        this.suppressRoutes.set(d.uid, route);
+        routes.push(route);
       }
       const seen = new Set<string>();
       for (const c of loaded) {
@@ -114,7 +116,7 @@ export class Routing {
    * Undefined for a single-event rule without `suppress`: its alerts depend on no order and no
    * state, and its actions are always published.
    */
-  scopeOf(rule: Rule, firing: Firing | undefined, suppressKey: string | undefined): string | undefined {
+  scopeOf(rule: Rule, firing: Firing | undefined, hit: { doc: Doc; event: AuthEvent }): string | undefined {
     if (rule.kind === 'correlation') {
       const id = this.componentOf.get(rule.uid);
       if (id === undefined) return undefined;
@@ -122,14 +124,8 @@ export class Routing {
       if (names.length === 0 || !firing) return `\u0002${id}`;
       return keyText(names, (i) => firing.group[names[i]!]);
     }
-    if (!rule.extensions.suppress) return undefined;
-    return suppressKey;
-  }
-
-  /** The suppress key text of a single-event rule's hit, as its route computes it. */
-  suppressScope(uid: string, doc: Doc, event: AuthEvent): string | undefined {
-    const route = this.byDetection.get(uid)?.find((r) => r.id === SUPPRESS_ROUTE);
-    return route?.key(doc, event);
+    // A suppressed rule's key, as its route computes it; none for a rule without suppress.
+    return this.suppressRoutes.get(rule.uid)?.key(hit.doc, hit.event);
   }
 }
 

@@ -148,6 +148,12 @@ export interface EngineCounters {
   actionsInForce: number;
   /** Hits released before event time passed them because the queue was full: order not guaranteed for them. */
   orderOverflow: number;
+  /**
+   * Hits of the correlate stage that came after event time had passed them, though not late
+   * where they came from (an input partition taken for idle whose records then came): evaluated
+   * at once, out of order.
+   */
+  behindHits: number;
   /** Hits released from the queue that the engine failed on (skipped, each reported to `onReleaseError`). */
   releaseErrors: number;
   /** Times the heap outgrew the memory budget and every correlation evicted its stalest share of groups. */
@@ -333,6 +339,7 @@ export class Engine {
     actionsInvalidTarget: 0,
     actionsInForce: 0,
     orderOverflow: 0,
+    behindHits: 0,
     releaseErrors: 0,
     memorySheds: 0,
     ruleSheds: 0,
@@ -508,19 +515,25 @@ export class Engine {
 
   /**
    * The correlate stage: takes the hits of one event on their routes (`Hit.route`), sent by the
-   * match stage. Late ones (by the clock of the partition they came from, or before what this
-   * engine already released) are delivered at once, as `process` does; the others wait for
-   * `releaseTo` to pass them.
+   * match stage. Late ones, by the clock of the partition they came from, are delivered at once,
+   * as `process` does: the correlations count them late and ignore them. The others wait for
+   * `releaseTo` to pass them; one that comes after this engine released past it (its input
+   * partition was taken for idle, and then its records came) is released now, out of order, as
+   * a hit within the lateness is: counted in `behindHits`, never dropped.
    */
   accept(time: number, eventId: string, event: AuthEvent, hits: Hit[], late: boolean, out: EngineOutput): void {
     this.eventsSinceSweep++;
     if (++this.eventsSinceMemoryCheck >= MEMORY_CHECK_EVENTS) this.checkMemory();
     const watermark = this.time.maxTime - this.lateness;
-    if (late || time < watermark) {
+    if (late) {
       for (const hit of hits) this.deliver(this.detections.get(hit.ruleUid)!, hit, watermark, out);
       return;
     }
     this.pending.push({ time, eventId, event, hits });
+    if (time < watermark) {
+      this.counters.behindHits += hits.length;
+      this.release(watermark, out);
+    }
     while (this.pending.size > this.maxPending) {
       this.counters.orderOverflow++;
       this.releaseOne(out);

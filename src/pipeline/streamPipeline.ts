@@ -268,11 +268,17 @@ export class StreamPipeline {
 
   /** Partition ends from the brokers, for lag of partitions with nothing new to fetch. */
   async refreshHighWatermarks(): Promise<void> {
+    const asked = this.now();
     for (const p of await this.deps.source.highWatermarks()) {
       const key = partitionKey(p);
       this.highWatermarks.set(key, Math.max(this.highWatermarks.get(key) ?? 0, p.high));
     }
+    this.endsCheckedAt = Math.max(this.endsCheckedAt, asked);
   }
+
+  /** When the partition ends were last asked of the brokers (not learnt from a fetch). */
+  private endsCheckedAt = Number.NEGATIVE_INFINITY;
+  private endsCheck: Promise<void> | undefined;
 
   metricsView(): MetricsView {
     return {
@@ -562,9 +568,23 @@ export class StreamPipeline {
     return true;
   }
 
+  /**
+   * Asks the brokers where the partitions end (in the background, one request at a time) when
+   * one has been quiet for the idle timeout since they were last asked: what the last fetch
+   * said of its end may be old, and only a partition known to hold nothing more is idle.
+   */
+  private confirmEnds(owned: ReadonlyArray<{ unconfirmed: boolean }>): void {
+    if (this.endsCheck || !owned.some((o) => o.unconfirmed)) return;
+    this.endsCheck = this.refreshHighWatermarks()
+      .catch((err: unknown) => this.deps.logger.debug({ err }, 'Could not read the partition ends.'))
+      .finally(() => {
+        this.endsCheck = undefined;
+      });
+  }
+
   /** The input partitions this member reads, each with whether it is idle, and the input topics' partition counts. */
   private inputs(now: number): {
-    owned: Array<{ source: string; idle: boolean; caughtUp: boolean }>;
+    owned: Array<{ source: string; idle: boolean; caughtUp: boolean; unconfirmed: boolean }>;
     topics: Record<string, number>;
   } {
     const match = this.deps.match!;
@@ -582,7 +602,18 @@ export class StreamPipeline {
       const behind = position !== undefined && position < (this.highWatermarks.get(source) ?? 0);
       const quiet = now - match.router.clockOf(source, now).lastRecordAt;
       const caughtUp = !behind && !this.paused.has(source);
-      return { source, idle: caughtUp && quiet >= match.idleTimeoutMs, caughtUp };
+      // Idle only while the brokers, asked after it went quiet and lately, say it holds nothing
+      // more: a fetch may not have brought its newest records yet, and an idle partition's
+      // records come after the others' watermarks passed them. Asked again every half timeout.
+      const quietLong = caughtUp && quiet >= match.idleTimeoutMs;
+      const checked = this.endsCheckedAt - (now - quiet) >= match.idleTimeoutMs;
+      const age = now - this.endsCheckedAt;
+      return {
+        source,
+        idle: quietLong && checked && age <= match.idleTimeoutMs,
+        caughtUp,
+        unconfirmed: quietLong && (!checked || age > match.idleTimeoutMs / 2),
+      };
     });
     return { owned, topics };
   }
@@ -628,6 +659,7 @@ export class StreamPipeline {
       if (heartbeat && this.assigned.length === 0) return;
       for (const r of batch.ranges) this.positions.set(partitionKey(r), r.last + 1);
       const { owned, topics } = this.inputs(clock);
+      this.confirmEnds(owned);
       hits = match.router.take(owned, topics, clock);
       this.lastHeartbeat = this.now();
     }

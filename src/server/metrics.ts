@@ -141,6 +141,10 @@ export class Metrics {
     'authwatch_order_overflow_total',
     'Hits evaluated before event time passed them because the queue was full (engine.max_pending_hits): their order is not guaranteed.',
   );
+  private readonly behindHits = this.counter(
+    'authwatch_behind_hits_total',
+    'Hits the correlate stage received after event time had passed them, from an input partition taken for idle whose records then came: evaluated out of order, not dropped.',
+  );
   private readonly releaseErrors = this.counter(
     'authwatch_release_errors_total',
     'Hits held for event-time order that the engine failed on when they were released (skipped and logged).',
@@ -310,6 +314,7 @@ export class Metrics {
     }
     this.unwritten.set(v.unwrittenBatches);
     setAll(this.orderOverflow, [[{}, v.engine.orderOverflow]]);
+    setAll(this.behindHits, [[{}, v.engine.behindHits]]);
     setAll(this.releaseErrors, [[{}, v.engine.releaseErrors]]);
     setAll(this.memorySheds, [[{}, v.engine.memorySheds]]);
     setAll(this.ruleSheds, [[{}, v.engine.ruleSheds]]);

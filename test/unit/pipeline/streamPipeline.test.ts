@@ -8,6 +8,8 @@ import { silentLogger } from '../../../src/log/logger.js';
 import { StreamPipeline, type StreamPipelineOptions } from '../../../src/pipeline/streamPipeline.js';
 import type { RuleSet } from '../../../src/rules/loader.js';
 import { loadRulesWithValues } from '../../../src/rules/overrides.js';
+import { HitRouter } from '../../../src/scale/hits.js';
+import { NoCheckpointStore } from '../../../src/state/checkpointStore.js';
 import { FakeSink, FakeSource, FakeTopic, MemoryStore, SinkLog, until } from '../../support/pipelineFakes.js';
 import { authTraffic } from '../../support/traffic.js';
 
@@ -464,5 +466,62 @@ describe('StreamPipeline', () => {
     expect(stuffing).toHaveLength(1);
     expect(stuffing[0]).toMatchObject({ event_count: 10, first_seen: t0, last_seen: t0 + 9000 });
     expect(second.ingest.counters.records).toBe(6);
+  });
+
+  it('as the match stage, takes an input partition for idle only once the brokers, asked after it went quiet, say it holds nothing more', async () => {
+    const { lines } = authTraffic({ seed: 11, events: 600 });
+    const topic = new FakeTopic('in', 2);
+    produce(topic, lines, 2);
+    const log = new SinkLog();
+    const engine = new Engine(rules, ENGINE);
+    const source = new FakeSource(topic);
+    const pipeline = new StreamPipeline(
+      {
+        source,
+        ingest: new Ingest('kafka', { enrichers }),
+        engine,
+        sinks: [new FakeSink(log)],
+        store: new NoCheckpointStore(),
+        logger: silentLogger,
+        match: {
+          router: new HitRouter(engine, 1, ENGINE.allowedLatenessMs),
+          idleTimeoutMs: 150,
+          heartbeatMs: 20,
+        },
+      },
+      OPTIONS,
+    );
+    const running = pipeline.run();
+    /** Whether in/1 was idle by the watermarks of the records written from the `from`th batch on. */
+    const idleFrom = (from: number): boolean[] =>
+      log.batches
+        .slice(from)
+        .flatMap((b) =>
+          (b.hits ?? []).flatMap(({ envelope }) =>
+            (envelope.w ?? []).filter(([si]) => envelope.s[si] === 'in/1').map(([, , idle]) => idle === 1),
+          ),
+        );
+    try {
+      await until(caughtUp({ pipeline }, topic), 'all records');
+      await until(() => idleFrom(0).at(-1) === true, 'in/1 idle on the quiet stream');
+      // More records for in/1, which no fetch brings yet: only asking the brokers tells.
+      source.paused.add('in/1');
+      const before = idleFrom(0).length;
+      topic.append(1, lines.slice(0, 50));
+      // What the brokers said before the records came holds for an idle timeout at most.
+      await new Promise((r) => setTimeout(r, 300));
+      const mark = log.batches.length;
+      await until(() => idleFrom(mark).length >= 20, 'watermarks going out');
+      expect(idleFrom(mark)).not.toContain(true);
+      expect(idleFrom(0).length).toBeGreaterThan(before);
+      // Fetched and read: quiet again, and idle once the brokers confirm it.
+      source.paused.delete('in/1');
+      await until(caughtUp({ pipeline }, topic), 'the new records');
+      const after = log.batches.length;
+      await until(() => idleFrom(after).at(-1) === true, 'in/1 idle again');
+    } finally {
+      await pipeline.stop();
+      await running.catch(() => undefined);
+    }
   });
 });

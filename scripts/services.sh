@@ -270,6 +270,34 @@ clickhouse_start() {
   log "ClickHouse is up on 127.0.0.1:$CH_HTTP_PORT."
 }
 
+# -------------------------------------------------------------------------- rsyslog
+
+# Only installed: the syslog sink's integration tests start rsyslogd processes of their own
+# (test/support/rsyslog.ts). The system's rsyslog is neither started nor enabled.
+rsyslog_install() {
+  if [ -x /usr/sbin/rsyslogd ] && dpkg -s rsyslog-gnutls >/dev/null 2>&1; then return 0; fi
+  log "Installing Debian's rsyslog and rsyslog-gnutls (for the tests; the system's rsyslog is not started)..."
+  local sudo="" fresh="" policy="" rc=0
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  [ -x /usr/sbin/rsyslogd ] || fresh=1
+  # A policy-rc.d that says no keeps the packages' scripts from starting the service.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=1
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+  fi
+  $sudo apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rsyslog rsyslog-gnutls >&2 || rc=$?
+  [ -z "$policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
+  # The postinst enables the unit (systemctl disables it without a running systemd too); an
+  # rsyslogd it started anyway would hold /dev/log.
+  if [ -n "$fresh" ]; then
+    $sudo systemctl disable --now rsyslog.service >/dev/null 2>&1 || true
+    if pid_alive /run/rsyslogd.pid; then $sudo kill "$(cat /run/rsyslogd.pid)" 2>/dev/null || true; fi
+  fi
+  return $rc
+}
+
 # ---------------------------------------------------------------------------- main
 
 status() {
@@ -292,6 +320,7 @@ wants() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 case "${1:-}" in
   start)
     mkdir -p "$DIR"
+    if [ -z "$ONLY" ]; then rsyslog_install; fi
     if wants clickhouse; then clickhouse_start; fi
     if wants kafka; then kafka_start; fi
     ;;

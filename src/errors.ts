@@ -15,10 +15,10 @@ export class AuthwatchError extends Error {
 /** A configuration value is missing, malformed or contradicts another. */
 export class ConfigError extends AuthwatchError {}
 
-/** A service (Kafka, ClickHouse) could not be reached or refused an operation. */
+/** A service (Kafka, ClickHouse, a SIEM receiver) could not be reached or refused an operation. */
 export class ServiceError extends AuthwatchError {
   constructor(
-    readonly service: 'kafka' | 'clickhouse',
+    readonly service: 'kafka' | 'clickhouse' | 'syslog' | 'hec' | 'webhook',
     message: string,
     options: { retriable?: boolean; cause?: unknown } = {},
   ) {

@@ -23,6 +23,10 @@ const commands: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./simulate.js')).simulateCommand,
     summary: 'seeded, realistic auth traffic with attacks mixed in (auth0, okta or canonical NDJSON)',
   },
+  export: {
+    load: async () => (await import('./export.js')).exportCommand,
+    summary: 'stored alerts in a SIEM format (OCSF, ECS, CEF, Splunk HEC, JSON, CSV), filtered',
+  },
   query: {
     load: async () => (await import('./query.js')).queryCommand,
     summary: 'SQL, or a canned investigation, on the configured ClickHouse (server or embedded)',

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { durationMs, hasKafka, loadConfig, type Config, type PipelineRole } from '../config/config.js';
 import { createEnrichers } from '../enrich/createEnrichers.js';
 import { ConfigError } from '../errors.js';
+import { retrying, type WriteHealth } from '../pipeline/retry.js';
 import type { Alert } from '../engine/alert.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import type { DeadLetter } from '../events/deadLetter.js';
@@ -21,7 +22,8 @@ import { Metrics } from '../server/metrics.js';
 import { ClickHouseSink, type StoreCounters } from '../sinks/clickhouseSink.js';
 import { KafkaSink } from '../sinks/kafkaSink.js';
 import { HitsSink } from '../sinks/hitsSink.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink, SinkBatch } from '../sinks/sink.js';
+import { siemSinks } from '../siem/sinks.js';
 import { CorrelatePipeline } from '../scale/correlatePipeline.js';
 import { HitRouter } from '../scale/hits.js';
 import { Stages } from '../scale/stages.js';
@@ -125,6 +127,14 @@ export async function runCommand(args: string[]): Promise<number> {
   const config = loadConfig({ file: values.config ?? process.env.AUTHWATCH_CONFIG });
   if (values.role !== undefined) config.pipeline.role = values.role as PipelineRole;
   const logger = createLogger({ level: config.log_level });
+  let siem: Sink[];
+  try {
+    siem = siemSinks(config); // checked now; without Kafka, these are the SIEM sinks written to
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`authwatch run: ${err.message}\n`);
+    return 2;
+  }
   const paths = config.rules.paths.map((p) => (p === 'detections' && !existsSync(p) ? SHIPPED_DETECTIONS : p));
   const rules = loadRulesWithValues(paths, config.rules.values, {
     inlineTests: false,
@@ -244,6 +254,13 @@ export async function runCommand(args: string[]): Promise<number> {
     progress?.clear();
     await stop.write(terminal ? alertLine(alert, colour) : `${JSON.stringify(alert)}\n`);
   };
+  // SIEM sinks hold the input while they fail, as the Kafka pipeline does.
+  const siemHealth: WriteHealth = { sinkErrors: new Map(), ok: true, failed: () => false };
+  const toSiem = async (out: Pick<SinkBatch, 'alerts' | 'actions' | 'deadLetters'>): Promise<void> => {
+    if (out.alerts.length === 0) return;
+    const batch: SinkBatch = { alerts: out.alerts, actions: out.actions, deadLetters: [] };
+    await Promise.all(siem.map((sink) => retrying(sink.name, () => sink.write(batch), siemHealth, logger)));
+  };
   try {
     await ingestLines(
       plan ? demoLines(plan, speed, stop.signal) : readNdjson(path, process.stdin, undefined, stop.signal),
@@ -255,6 +272,7 @@ export async function runCommand(args: string[]): Promise<number> {
           progress?.saw(event.time);
           for (const alert of out.alerts) await emitAlert(alert);
           out.deadLetters.forEach(onDeadLetter);
+          await toSiem(out);
           await writer?.add({ ...out, events: [event] });
         },
         onDeadLetter,
@@ -264,11 +282,13 @@ export async function runCommand(args: string[]): Promise<number> {
     // The end of the input: what waited for event-time order is decided now.
     const last = engine.flush();
     for (const alert of last.alerts) await emitAlert(alert);
+    await toSiem({ ...last, deadLetters: [] });
     await writer?.add(last);
     await writer?.flush();
   } finally {
     progress?.stop();
     stop.dispose();
+    for (const sink of siem) await sink.close();
     await sqlServer?.close();
     await store?.close();
   }
@@ -346,7 +366,7 @@ async function runOnKafka(
     let match: StreamPipeline | undefined;
     let hitsSink: HitsSink | undefined;
     if (role !== 'correlate') {
-      const sinks: Sink[] = [await kafkaSink(), ...storeSink()];
+      const sinks: Sink[] = [await kafkaSink(), ...storeSink(), ...siemSinks(config)];
       if (role !== 'single') sinks.push((hitsSink = new HitsSink(await producer(), kafka.topics.hits)));
       match = new StreamPipeline(
         {
@@ -391,7 +411,7 @@ async function runOnKafka(
     }
     let correlate: CorrelatePipeline | undefined;
     if (role === 'all' || role === 'correlate') {
-      const sinks: Sink[] = [await kafkaSink(), ...storeSink()];
+      const sinks: Sink[] = [await kafkaSink(), ...storeSink(), ...siemSinks(config)];
       const checkpoints = await producer();
       correlate = new CorrelatePipeline(
         {

@@ -41,6 +41,55 @@ export interface KafkaConfig {
   request_timeout: string;
 }
 
+/** TLS towards a SIEM receiver. */
+export interface ReceiverTlsConfig {
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+  reject_unauthorized: boolean;
+  servername?: string;
+}
+
+/** CEF over syslog; off without a host. */
+export interface SyslogSinkConfig {
+  host?: string;
+  port?: number;
+  protocol: 'tcp' | 'udp' | 'tls';
+  facility: number;
+  hostname?: string;
+  app_name: string;
+  max_message_bytes: number;
+  timeout: string;
+  tls: ReceiverTlsConfig;
+}
+
+/** Splunk HTTP Event Collector; off without a url. */
+export interface HecSinkConfig {
+  url?: string;
+  token?: string;
+  index?: string;
+  source: string;
+  sourcetype: string;
+  host?: string;
+  batch_max_events: number;
+  batch_max_bytes: number;
+  gzip: boolean;
+  ack: boolean;
+  ack_timeout: string;
+  timeout: string;
+  tls: ReceiverTlsConfig;
+}
+
+/** Signed webhook; off without a url. */
+export interface WebhookSinkConfig {
+  url?: string;
+  secret?: string;
+  key_id?: string;
+  format: 'json' | 'ocsf' | 'ecs';
+  timeout: string;
+  tls: ReceiverTlsConfig;
+}
+
 export type PipelineRole = 'all' | 'match' | 'correlate' | 'single';
 
 export interface PipelineConfig {
@@ -79,6 +128,9 @@ export interface Config {
   sinks: {
     kafka: { max_batch_bytes: number; compression: 'none' | 'gzip' };
     signing?: { key?: string; key_id?: string };
+    syslog: SyslogSinkConfig;
+    hec: HecSinkConfig;
+    webhook: WebhookSinkConfig;
   };
   clickhouse: ClickhouseConfig;
   input: { path: string };

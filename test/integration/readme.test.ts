@@ -22,7 +22,7 @@ import { lockPort } from '../support/services.js';
  *   status; `background` starts the block, waits until its /readyz answers, and stops it with
  *   SIGTERM (expecting exit 0) after the next `sh` block; `kafka record` gives the key and
  *   headers of the JSON block after it; `same as FILE line N[, except KEY, …]` compares a JSON
- *   block with a line the examples wrote; `not run, REASON` skips a block, and REASON must
+ *   block with a line the examples wrote (a KEY may be a dotted path to a nested key); `not run, REASON` skips a block, and REASON must
  *   name the test or script that runs it instead;
  * - other `yaml` and `json` blocks must parse.
  */
@@ -212,9 +212,17 @@ describe('the README, run as written', () => {
             const written = readFileSync(join(work, same[1]!), 'utf8').split('\n')[Number(same[2]) - 1];
             expect(written, `${where}: ${same[1]} line ${same[2]}`).toBeDefined();
             const actual = JSON.parse(written!) as Record<string, unknown>;
-            const except = (same[3] ?? '').split(',').map((k) => k.trim());
-            const drop = (o: Record<string, unknown>) =>
-              Object.fromEntries(Object.entries(o).filter(([k]) => !except.includes(k)));
+            // Keys, or dotted paths to nested keys, that the example abbreviates or that vary.
+            const except = (same[3] ?? '').split(',').map((k) => k.trim().split('.'));
+            const drop = (o: Record<string, unknown>) => {
+              const copy = structuredClone(o);
+              for (const path of except) {
+                let node: unknown = copy;
+                for (const key of path.slice(0, -1)) node = (node as Record<string, unknown> | undefined)?.[key];
+                if (node && typeof node === 'object') delete (node as Record<string, unknown>)[path.at(-1)!];
+              }
+              return copy;
+            };
             expect(drop(value), `${where}: the example is what authwatch wrote`).toEqual(drop(actual));
           }
           if (record) {

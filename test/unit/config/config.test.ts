@@ -204,9 +204,14 @@ describe('loadConfig: the streaming engine', () => {
         ? String(k.schema.enum[0])
         : k.schema.type === 'integer'
           ? String(k.schema.minimum ?? 1)
-          : ({ 'kafka.brokers': 'h:1', 'clickhouse.url': 'http://db:8123', 'sinks.signing.key': 'k'.repeat(16) }[
-              k.path
-            ] ?? 'x');
+          : ({
+              'kafka.brokers': 'h:1',
+              'clickhouse.url': 'http://db:8123',
+              'sinks.signing.key': 'k'.repeat(16),
+              'sinks.hec.url': 'https://splunk:8088',
+              'sinks.webhook.url': 'https://soar/hook',
+              'sinks.webhook.secret': 's'.repeat(16),
+            }[k.path] ?? 'x');
       const value = Array.isArray(k.schema.default)
         ? k.schema.default.join(',')
         : k.schema.default !== undefined

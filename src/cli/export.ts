@@ -5,9 +5,10 @@ import { ident, sql, type Sql } from '../clickhouse/sql.js';
 import { loadConfig } from '../config/config.js';
 import type { Action, Alert } from '../engine/alert.js';
 import { LEVELS, type Level } from '../rules/model.js';
-import { EXPORT_FORMATS, lineFormat, type ExportFormat } from '../siem/formats.js';
-import { openStore, type ClickHouseStore } from '../store/store.js';
+import { detectionsOf, EXPORT_FORMATS, lineFormat, type Detection, type ExportFormat } from '../siem/formats.js';
+import { openStore, tablesOf, type ClickHouseStore } from '../store/store.js';
 import { parseDuration } from '../time/duration.js';
+import { StopRequest } from './stopRequest.js';
 
 const USAGE = `usage: authwatch export --format ocsf|ecs|cef|hec|json|csv [filters] [--out FILE]
                        [--config FILE] [--url URL]
@@ -100,13 +101,11 @@ export async function exportCommand(args: string[]): Promise<number> {
   const clickhouse = values.url ? { ...config.clickhouse, url: values.url } : config.clickhouse;
   const store = await openStore(clickhouse);
   let out: WriteStream | undefined;
+  // SIGTERM, or the reader of stdout going away (`| head`), ends the export after the page in hand.
+  const stop = new StopRequest();
   try {
     const db = clickhouse.database;
-    const tables = new Set(
-      (await store.query<{ name: string }>(sql`SELECT name FROM system.tables WHERE database = ${db}`)).map(
-        (t) => t.name,
-      ),
-    );
+    const tables = await tablesOf(store, db);
     if (!tables.has('alerts') || !tables.has('actions')) {
       process.stderr.write(
         `authwatch export: no authwatch tables in database ${db} of ${store.location}: nothing has been stored there yet.\n`,
@@ -114,10 +113,12 @@ export async function exportCommand(args: string[]): Promise<number> {
       return 1;
     }
     out = values.out ? createWriteStream(values.out) : undefined;
-    const sink = out ?? process.stdout;
-    const write = async (text: string): Promise<void> => {
-      if (!sink.write(text)) await once(sink, 'drain');
-    };
+    const file = out;
+    const write = file
+      ? async (text: string): Promise<void> => {
+          if (!file.write(text)) await once(file, 'drain');
+        }
+      : (text: string) => stop.write(text);
     // A progress line only where someone watches, and not over what is being written.
     const progress = process.stderr.isTTY && (out !== undefined || !process.stdout.isTTY);
     const lines = lineFormat(format!);
@@ -126,6 +127,7 @@ export async function exportCommand(args: string[]): Promise<number> {
     const total = progress ? await countAlerts(store, db, filters) : 0;
     let written = 0;
     for await (const page of exportPages(store, db, filters)) {
+      if (stop.signal.aborted) break;
       let text = '';
       for (const d of page) text += lines.line(d) + eol;
       await write(text);
@@ -140,11 +142,12 @@ export async function exportCommand(args: string[]): Promise<number> {
       await once(out, 'finish');
     }
     if (progress) process.stderr.write(`\r\u001b[2K`);
-    if (out || progress)
+    if (out || progress || (stop.reason && stop.reason !== 'stdout closed'))
       process.stderr.write(
-        `Exported ${written.toLocaleString('en')} alert(s) as ${format}${values.out ? ` to ${values.out}` : ''}.\n`,
+        `Exported ${written.toLocaleString('en')} alert(s) as ${format}${values.out ? ` to ${values.out}` : ''}${stop.reason && stop.reason !== 'stdout closed' ? ` (stopped by ${stop.reason})` : ''}.\n`,
       );
   } finally {
+    stop.dispose();
     out?.destroy();
     await store.close();
   }
@@ -205,7 +208,7 @@ export async function* exportPages(
   db: string,
   f: ExportFilters,
   pageSize = PAGE,
-): AsyncGenerator<Array<{ alert: Alert; actions: Action[] }>> {
+): AsyncGenerator<Detection[]> {
   const d = ident(db);
   const where = filterSql(f);
   let after: { at: string; id: string } | undefined;
@@ -222,14 +225,10 @@ export async function* exportPages(
     const actions = await store.query<{ json: string }>(
       sql`SELECT action_json AS json FROM ${d}.actions FINAL WHERE has(${ids}, alert_id) ORDER BY created_at, action_id`,
     );
-    const byAlert = new Map<string, Action[]>();
-    for (const { json } of actions) {
-      const a = JSON.parse(json) as Action;
-      const list = byAlert.get(a.alert_id);
-      if (list) list.push(a);
-      else byAlert.set(a.alert_id, [a]);
-    }
-    yield rows.map((r) => ({ alert: JSON.parse(r.json) as Alert, actions: byAlert.get(r.id) ?? [] }));
+    yield detectionsOf(
+      rows.map((r) => JSON.parse(r.json) as Alert),
+      actions.map((a) => JSON.parse(a.json) as Action),
+    );
     if (rows.length < pageSize) return;
     const last = rows[rows.length - 1]!;
     after = { at: last.at, id: last.id };

@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { parseArgs } from 'node:util';
 import { ident, sql, type Sql } from '../clickhouse/sql.js';
 import { loadConfig } from '../config/config.js';
-import { openStore, userStatement, type ClickHouseStore } from '../store/store.js';
+import { openStore, tablesOf, userStatement, type ClickHouseStore } from '../store/store.js';
 
 const USAGE = `usage: authwatch query "SQL" [--format table|json|ndjson|csv] [--config FILE] [--url URL]
        authwatch query --summary [--hours N]        alerts by rule and level
@@ -69,13 +69,7 @@ export async function queryCommand(args: string[]): Promise<number> {
     if (positionals[0] !== undefined) {
       rows = await store.query(userStatement(positionals[0].trim().replace(/;+\s*$/, '')));
     } else {
-      // The canned queries read authwatch's tables; asked only, never created (the store may be
-      // another process's, answering reads only).
-      const tables = new Set(
-        (await store.query<{ name: string }>(sql`SELECT name FROM system.tables WHERE database = ${db}`)).map(
-          (t) => t.name,
-        ),
-      );
+      const tables = await tablesOf(store, db);
       if (!tables.has('alerts') || !tables.has('actions')) {
         process.stderr.write(
           `authwatch query: no authwatch tables in database ${db} of ${store.location}: nothing has been stored there yet.\n`,

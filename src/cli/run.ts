@@ -23,7 +23,7 @@ import { ClickHouseSink, type StoreCounters } from '../sinks/clickhouseSink.js';
 import { KafkaSink } from '../sinks/kafkaSink.js';
 import { HitsSink } from '../sinks/hitsSink.js';
 import type { Sink, SinkBatch } from '../sinks/sink.js';
-import { siemSinks } from '../siem/sinks.js';
+import { siemSinks, type SiemSink } from '../siem/sinks.js';
 import { CorrelatePipeline } from '../scale/correlatePipeline.js';
 import { HitRouter } from '../scale/hits.js';
 import { Stages } from '../scale/stages.js';
@@ -363,10 +363,17 @@ async function runOnKafka(
     const checkpointIntervalMs = durationMs(config.state.checkpoint_interval);
     const lateness = parseTimespan(config.engine.allowed_lateness)!;
     const storeSinks: ClickHouseSink[] = [];
+    const siemAll: SiemSink[] = [];
+    /** The SIEM sinks of one stage (each stage writes through its own). */
+    const siem = (): SiemSink[] => {
+      const made = siemSinks(config);
+      siemAll.push(...made);
+      return made;
+    };
     let match: StreamPipeline | undefined;
     let hitsSink: HitsSink | undefined;
     if (role !== 'correlate') {
-      const sinks: Sink[] = [await kafkaSink(), ...storeSink(), ...siemSinks(config)];
+      const sinks: Sink[] = [await kafkaSink(), ...storeSink(), ...siem()];
       if (role !== 'single') sinks.push((hitsSink = new HitsSink(await producer(), kafka.topics.hits)));
       match = new StreamPipeline(
         {
@@ -411,7 +418,7 @@ async function runOnKafka(
     }
     let correlate: CorrelatePipeline | undefined;
     if (role === 'all' || role === 'correlate') {
-      const sinks: Sink[] = [await kafkaSink(), ...storeSink(), ...siemSinks(config)];
+      const sinks: Sink[] = [await kafkaSink(), ...storeSink(), ...siem()];
       const checkpoints = await producer();
       correlate = new CorrelatePipeline(
         {
@@ -446,6 +453,7 @@ async function runOnKafka(
     metrics.observe(() => ({
       ...p.metricsView(),
       ...(storeSinks.length > 0 ? { store: sumStoreCounters(storeSinks.map((x) => x.counters)) } : {}),
+      ...(siemAll.length > 0 ? { siem: deliveredBySink(siemAll) } : {}),
     }));
     if (config.server.enabled) {
       server = await startHttpServer({
@@ -553,6 +561,13 @@ async function runOnKafka(
 
 /** While no batch comes, how often the match stage sends its watermarks to the correlate stage. */
 const HEARTBEAT_MS = 1000;
+
+/** Alerts delivered by the SIEM sinks of every stage, by sink name. */
+function deliveredBySink(sinks: readonly SiemSink[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of sinks) out.set(s.name, (out.get(s.name) ?? 0) + s.delivered);
+  return out;
+}
 
 /** The rows of several ClickHouse sinks (the match and correlate stages of one process), as one. */
 function sumStoreCounters(all: StoreCounters[]): StoreCounters {

@@ -49,6 +49,8 @@ export interface MetricsView {
   ready: boolean;
   /** Rows the ClickHouse sink wrote, when it runs. */
   store?: StoreCounters;
+  /** Alerts each SIEM sink (syslog, hec, webhook) delivered, by sink. */
+  siem?: Map<string, number>;
   /** The hits topic between the stages: records and hits the match stage wrote and the correlate stage read. */
   hits?: { sentRecords: number; sent: number; readRecords: number; read: number; duplicates: number };
 }
@@ -204,6 +206,11 @@ export class Metrics {
     ['table'],
   );
   private readonly storeInserts = this.counter('authwatch_store_inserts_total', 'INSERT statements that succeeded.');
+  private readonly siemAlerts = this.counter(
+    'authwatch_siem_alerts_total',
+    'Alerts a SIEM sink delivered (syslog: handed to the connection; hec: accepted, or indexed with ack; webhook: answered 2xx), by sink. Failed writes are in authwatch_sink_errors_total.',
+    ['sink'],
+  );
 
   /** From the first record of a batch being fetched to every sink having written its outputs. */
   readonly batchLatency = new Histogram({
@@ -357,6 +364,11 @@ export class Metrics {
       );
       setAll(this.storeInserts, [[{}, v.store.inserts]]);
     }
+    if (v.siem)
+      setAll(
+        this.siemAlerts,
+        [...v.siem].map(([sink, n]) => [{ sink }, n]),
+      );
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> {

@@ -4,7 +4,8 @@ import { gzip as gzipCallback } from 'node:zlib';
 import type { ConnectionOptions } from 'node:tls';
 import { ServiceError } from '../errors.js';
 import { sleep } from '../pipeline/signal.js';
-import type { Sink, SinkBatch, SinkHealth } from '../sinks/sink.js';
+import type { SinkBatch, SinkHealth } from '../sinks/sink.js';
+import type { SiemSink } from './sinks.js';
 import { VERSION } from '../version.js';
 import { detectionsOf, toHec } from './formats.js';
 import { post, retriableStatus, retryAfterMs, type HttpReply } from './http.js';
@@ -52,9 +53,11 @@ export function hecEndpoint(url: string): URL {
  * can change (a bad token, an unknown index, 400) rejects it as not retriable: the pipeline
  * stops rather than drop alerts.
  */
-export class HecSink implements Sink {
+export class HecSink implements SiemSink {
   readonly name = 'hec';
   readonly counters = { events: 0, requests: 0, bytes: 0 };
+  /** Alerts delivered, for authwatch_siem_alerts_total. */
+  delivered = 0;
   private readonly endpoint: URL;
   private readonly ackEndpoint: URL;
   /** Indexer acknowledgement is per channel: one per sink. */
@@ -93,6 +96,7 @@ export class HecSink implements Sink {
       if (o.ack) await this.acknowledged(reply);
       this.counters.requests++;
       this.counters.events += events.length;
+      this.delivered += events.length;
       this.counters.bytes += body.length;
       this.progress.set(batch, i + 1);
     }

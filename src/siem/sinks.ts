@@ -7,14 +7,19 @@ import { SyslogSink } from './syslogSink.js';
 import { receiverTls } from './tlsOptions.js';
 import { WebhookSink } from './webhookSink.js';
 
+/** A sink to a SIEM: it counts the alerts it delivered. */
+export interface SiemSink extends Sink {
+  readonly delivered: number;
+}
+
 /**
  * The SIEM sinks the configuration turns on (syslog with a host, HEC and webhook with a url),
  * new ones at every call: each stage of `run` writes through its own. Throws a ConfigError when
  * one is on without what it needs (a token, a secret).
  */
-export function siemSinks(config: Config): Sink[] {
+export function siemSinks(config: Config): SiemSink[] {
   const { syslog, hec, webhook } = config.sinks;
-  const sinks: Sink[] = [];
+  const sinks: SiemSink[] = [];
   if (syslog.host) {
     sinks.push(
       new SyslogSink({

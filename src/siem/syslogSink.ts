@@ -1,10 +1,11 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { ServiceError } from '../errors.js';
 import type { Level } from '../rules/model.js';
-import type { Sink, SinkBatch, SinkHealth } from '../sinks/sink.js';
+import type { SinkBatch, SinkHealth } from '../sinks/sink.js';
+import type { SiemSink } from './sinks.js';
 import { detectionsOf, fitCef, toCef, type Detection } from './formats.js';
 import { DeliveryProgress } from './progress.js';
 
@@ -56,9 +57,11 @@ function maxBytes(o: SyslogSinkOptions): number {
  * collector had not read when a connection broke is sent again, so a collector may see a
  * message twice (the CEF externalId is the alert id), never lose one this side knew failed.
  */
-export class SyslogSink implements Sink {
+export class SyslogSink implements SiemSink {
   readonly name = 'syslog';
   readonly counters = { messages: 0, bytes: 0, connections: 0 };
+  /** Alerts delivered, for authwatch_siem_alerts_total. */
+  delivered = 0;
   private socket: Socket | undefined;
   private udp: UdpSocket | undefined;
   private readonly progress = new DeliveryProgress();
@@ -128,6 +131,7 @@ export class SyslogSink implements Sink {
 
   private sent(message: string): void {
     this.counters.messages++;
+    this.delivered++;
     this.counters.bytes += Buffer.byteLength(message);
   }
 
@@ -138,7 +142,8 @@ export class SyslogSink implements Sink {
     const { host, port, protocol, tls } = this.options;
     const socket =
       protocol === 'tls'
-        ? tlsConnect({ host, port, ...tls, ...(tls?.servername ? {} : { servername: host }) })
+        ? // SNI names a host, never an address (RFC 6066); an address is checked against the certificate's IP SANs.
+          tlsConnect({ host, port, ...tls, ...(tls?.servername || isIP(host) ? {} : { servername: host }) })
         : netConnect({ host, port });
     // Errors after the connection is made surface on the next write; until then, only here.
     socket.on('error', (err) => {

@@ -1,7 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import { ServiceError } from '../errors.js';
 import { KEY_ID_HEADER, sign, SIGNATURE_HEADER } from '../sinks/signature.js';
-import type { Sink, SinkBatch, SinkHealth } from '../sinks/sink.js';
+import type { SinkBatch, SinkHealth } from '../sinks/sink.js';
+import type { SiemSink } from './sinks.js';
 import { VERSION } from '../version.js';
 import { detectionsOf, toEcs, toJson, toOcsf, type Detection } from './formats.js';
 import { post, retriableStatus, retryAfterMs } from './http.js';
@@ -37,9 +38,11 @@ const BODY: Record<WebhookSinkOptions['format'], (d: Detection) => Record<string
  * asks, going on from the first alert not delivered, signed anew); any other answer as not
  * retriable, which stops the pipeline rather than drop the alert.
  */
-export class WebhookSink implements Sink {
+export class WebhookSink implements SiemSink {
   readonly name = 'webhook';
   readonly counters = { requests: 0, bytes: 0 };
+  /** Alerts delivered, for authwatch_siem_alerts_total. */
+  delivered = 0;
   private readonly url: URL;
   private readonly progress = new DeliveryProgress();
   private notBefore = 0;
@@ -97,6 +100,7 @@ export class WebhookSink implements Sink {
         );
       }
       this.counters.requests++;
+      this.delivered++;
       this.counters.bytes += body.length;
       this.progress.set(batch, i + 1);
     }

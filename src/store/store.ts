@@ -41,6 +41,12 @@ export async function openStore(config: ClickhouseConfig): Promise<ClickHouseSto
   return openEmbedded(resolve(config.path ?? DEFAULT_EMBEDDED_PATH));
 }
 
+/** The tables of database `db` in a store: asked, never created (the store may be another process's, answering reads only). */
+export async function tablesOf(store: ClickHouseStore, db: string): Promise<Set<string>> {
+  const rows = await store.query<{ name: string }>(sql`SELECT name FROM system.tables WHERE database = ${db}`);
+  return new Set(rows.map((t) => t.name));
+}
+
 /** A statement the user wrote (`authwatch query`), run as written: nothing of it is built by authwatch. */
 export function userStatement(text: string): Sql {
   return new Sql(text);

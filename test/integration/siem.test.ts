@@ -164,6 +164,8 @@ describe('authwatch run on Kafka → syslog, Splunk HEC and a signed webhook at 
       await produceLines(kafka, topics.events, lines);
       await proc.caughtUp(lines.length);
       expect(await proc.metric('authwatch_sink_errors_total', 'sink="hec",retriable="true"')).toBe(2);
+      for (const sink of ['syslog', 'hec', 'webhook'])
+        expect(await proc.metric('authwatch_siem_alerts_total', `sink="${sink}"`)).toBe(expected.alerts.length);
       proc.kill('SIGTERM');
       expect((await proc.exited).code).toBe(0);
     } finally {

@@ -48,8 +48,11 @@ function detections(n) {
 }
 
 async function exportRate(name, store, ds, list) {
-  await ds.insert('alerts', ds.alertRows(list.map((d) => d.alert)));
-  await ds.insert('actions', ds.actionRows(list.flatMap((d) => d.actions)));
+  for (let i = 0; i < list.length; i += 20_000) {
+    const part = list.slice(i, i + 20_000);
+    await ds.insert('alerts', ds.alertRows(part.map((d) => d.alert)));
+    await ds.insert('actions', ds.actionRows(part.flatMap((d) => d.actions)));
+  }
   const rates = [];
   for (let r = 0; r < 3; r++) {
     const f = lineFormat('ocsf');

@@ -63,7 +63,9 @@ describe('authwatch run on Kafka (real broker, real process)', () => {
     expect(expected.alerts.length).toBeGreaterThan(20);
 
     const configFile = writeConfig(topics, config.kafka.brokers, {
-      clickhouse: { events: true },
+      // Kept forever: the traffic is dated November 2026, which the events' 30-day retention
+      // would drop as it is stored once the clock is past that.
+      clickhouse: { events: true, retention: { events: '0' } },
       sinks: { signing: { key: SIGNING_KEY, key_id: 'test-key' } },
     });
     const proc = new AuthwatchProcess(configFile);

@@ -52,7 +52,9 @@ const targets = [
 ];
 
 describe.each(targets)('authwatch replay --store and query on $name', ({ env }) => {
-  const all = { ...env, AUTHWATCH_CLICKHOUSE_EVENTS: 'true' };
+  // Kept forever: the traffic is dated November 2026, and the events' 30-day retention would
+  // drop it as it is stored once the machine's clock is past that.
+  const all = { ...env, AUTHWATCH_CLICKHOUSE_EVENTS: 'true', AUTHWATCH_CLICKHOUSE_RETENTION_EVENTS: '0' };
   let printed: Alert[] = [];
 
   it('stores what replay prints, twice without a duplicate, and query reads it back', () => {
@@ -129,7 +131,9 @@ describe.each(targets)('authwatch replay --store and query on $name', ({ env }) 
 });
 
 describe.each(targets)('authwatch export on $name', ({ env }) => {
-  const all = { ...env, AUTHWATCH_CLICKHOUSE_EVENTS: 'true' };
+  // Kept forever: the traffic is dated November 2026, and the events' 30-day retention would
+  // drop it as it is stored once the machine's clock is past that.
+  const all = { ...env, AUTHWATCH_CLICKHOUSE_EVENTS: 'true', AUTHWATCH_CLICKHOUSE_RETENTION_EVENTS: '0' };
   const db = env.AUTHWATCH_CLICKHOUSE_DATABASE ?? 'authwatch';
   let stored: Alert[] = [];
   let actions: Action[] = [];
@@ -285,7 +289,7 @@ describe('authwatch run without Kafka, on stdin', () => {
     const config = join(dir, 'stdin.yaml');
     writeFileSync(
       config,
-      `log_level: info\nserver: {port: 0}\nclickhouse: {path: ${store}, events: true, insert_max_rows: 100}\nrules: {paths: [${DETECTIONS}]}\n`,
+      `log_level: info\nserver: {port: 0}\nclickhouse: {path: ${store}, events: true, insert_max_rows: 100, retention: {events: '0'}}\nrules: {paths: [${DETECTIONS}]}\n`,
     );
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AUTHWATCH_')));
     const proc = spawn(process.execPath, [BIN, 'run', '--config', config, '--input', '-'], { cwd: dir, env: clean });

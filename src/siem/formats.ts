@@ -3,7 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Action, Alert } from '../engine/alert.js';
 import type { Level } from '../rules/model.js';
 import { VERSION } from '../version.js';
-import { attackOf } from './attack.js';
+import { attackOf, type AttackRef } from './attack.js';
 
 /**
  * Detections in the formats SIEMs parse: OCSF Detection Finding, Elastic ECS, CEF, Splunk
@@ -97,25 +97,13 @@ export function toOcsf(d: Detection): Record<string, unknown> {
   const { tactics, techniques } = attackOf(alert.tags);
   const attacks = [
     ...techniques.map((t, i) => ({
-      technique: { uid: t.id, ...(t.name ? { name: t.name } : {}), src_url: t.reference },
-      ...(t.subtechnique
-        ? {
-            sub_technique: {
-              uid: t.subtechnique.id,
-              ...(t.subtechnique.name ? { name: t.subtechnique.name } : {}),
-              src_url: t.subtechnique.reference,
-            },
-          }
-        : {}),
+      technique: ocsfRef(t),
+      ...(t.subtechnique ? { sub_technique: ocsfRef(t.subtechnique) } : {}),
       // The rule's tactics go with its first technique; OCSF pairs one tactic with each.
-      ...(i === 0 && tactics[0]
-        ? { tactic: { uid: tactics[0].id, name: tactics[0].name, src_url: tactics[0].reference } }
-        : {}),
+      ...(i === 0 && tactics[0] ? { tactic: ocsfRef(tactics[0]) } : {}),
       version: 'v16',
     })),
-    ...tactics
-      .slice(techniques.length > 0 ? 1 : 0)
-      .map((t) => ({ tactic: { uid: t.id, name: t.name, src_url: t.reference }, version: 'v16' })),
+    ...tactics.slice(techniques.length > 0 ? 1 : 0).map((t) => ({ tactic: ocsfRef(t), version: 'v16' })),
   ];
   const user =
     e.user || e.user_id ? { ...(e.user ? { name: e.user } : {}), ...(e.user_id ? { uid: e.user_id } : {}) } : undefined;
@@ -169,6 +157,11 @@ export function toOcsf(d: Detection): Record<string, unknown> {
   };
 }
 
+/** An ATT&CK tactic, technique or sub-technique as OCSF writes it. */
+function ocsfRef(r: AttackRef): Record<string, string> {
+  return { uid: r.id, ...(r.name ? { name: r.name } : {}), src_url: r.reference };
+}
+
 // --------------------------------------------------------------------------------------- ECS
 
 /**
@@ -179,39 +172,14 @@ export function toEcs(d: Detection): Record<string, unknown> {
   const { alert } = d;
   const e = alert.entities;
   const { tactics, techniques } = attackOf(alert.tags);
-  // Parallel arrays: an unnamed technique is named by its id, so that names line up with ids.
-  const names = (refs: { id: string; name?: string }[]) => refs.map((r) => r.name ?? r.id);
   const subs = techniques.flatMap((t) => (t.subtechnique ? [t.subtechnique] : []));
   const threat =
     tactics.length > 0 || techniques.length > 0
       ? {
           framework: 'MITRE ATT&CK',
-          ...(tactics.length > 0
-            ? {
-                tactic: {
-                  id: tactics.map((t) => t.id),
-                  name: names(tactics),
-                  reference: tactics.map((t) => t.reference),
-                },
-              }
-            : {}),
+          ...(tactics.length > 0 ? { tactic: ecsRefs(tactics) } : {}),
           ...(techniques.length > 0
-            ? {
-                technique: {
-                  id: techniques.map((t) => t.id),
-                  name: names(techniques),
-                  reference: techniques.map((t) => t.reference),
-                  ...(subs.length > 0
-                    ? {
-                        subtechnique: {
-                          id: subs.map((s) => s.id),
-                          name: names(subs),
-                          reference: subs.map((s) => s.reference),
-                        },
-                      }
-                    : {}),
-                },
-              }
+            ? { technique: { ...ecsRefs(techniques), ...(subs.length > 0 ? { subtechnique: ecsRefs(subs) } : {}) } }
             : {}),
         }
       : undefined;
@@ -257,6 +225,14 @@ export function toEcs(d: Detection): Record<string, unknown> {
     ...(threat ? { threat } : {}),
     authwatch: { level: alert.level, event_count: alert.event_count, ...extras(d) },
   };
+}
+
+/**
+ * ATT&CK references as ECS writes them: parallel arrays of ids, names and links. An unnamed one
+ * is named by its id, so that names line up with ids.
+ */
+function ecsRefs(refs: readonly AttackRef[]): { id: string[]; name: string[]; reference: string[] } {
+  return { id: refs.map((r) => r.id), name: refs.map((r) => r.name ?? r.id), reference: refs.map((r) => r.reference) };
 }
 
 // --------------------------------------------------------------------------------------- CEF

@@ -40,6 +40,11 @@ export class Routing {
   readonly byDetection = new Map<string, Route[]>();
   /** Correlation uid → its component's id. */
   readonly componentOf = new Map<string, string>();
+  /**
+   * The fields correlations suppress by (sorted): one outside a correlation's group is read
+   * from the event of the hit that fired it, so a hit has to carry it with the event.
+   */
+  readonly suppressFields: string[];
   /** Component id → its key fields (sorted); empty: keyed by the id. */
   private readonly keyFields = new Map<string, string[]>();
   /** Suppressed single-event rule uid → its suppress route. */
@@ -59,6 +64,7 @@ export class Routing {
     for (const c of loaded) {
       for (const r of c.rules) if (byUid.has(r)) parent.set(find(r), find(c.uid));
     }
+    this.suppressFields = [...new Set(loaded.flatMap((c) => c.extensions.suppress?.groupBy ?? []))].sort();
     const members = new Map<string, CorrelationRule[]>();
     for (const c of loaded) {
       const root = find(c.uid);

@@ -14,7 +14,7 @@ import {
   type TopicPartition,
 } from '../sources/source.js';
 import type { CheckpointStore } from '../state/checkpointStore.js';
-import { CorrelatePartition, type CorrelateSnapshot, type HitEnvelope } from './hits.js';
+import { CorrelatePartition, hitCount, type CorrelateSnapshot, type HitEnvelope } from './hits.js';
 
 export interface CorrelatePipelineDeps {
   /** The hits topic, read by the correlate group. */
@@ -370,7 +370,7 @@ export class CorrelatePipeline {
     }
     const before = task.state.duplicates;
     task.state.apply(envelope, out);
-    this.counters.hits += envelope.h?.length ?? 0;
+    this.counters.hits += hitCount(envelope);
     this.counters.duplicates += task.state.duplicates - before;
   }
 

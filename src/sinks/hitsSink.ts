@@ -1,5 +1,6 @@
 import type { KafkaProducer } from '../kafka/kafkaClient.js';
 import type { Sink, SinkBatch, SinkHealth } from './sink.js';
+import { hitCount } from '../scale/hits.js';
 
 /**
  * The match stage's output to the correlate stage: each batch's hits and watermarks, one record
@@ -26,7 +27,7 @@ export class HitsSink implements Sink {
       seen.set(partition, round + 1);
       const value = JSON.stringify(envelope);
       this.counters.bytes += value.length;
-      this.counters.hits += envelope.h.length;
+      this.counters.hits += hitCount(envelope);
       (rounds[round] ??= []).push({ partition, value });
     }
     for (const records of rounds) {

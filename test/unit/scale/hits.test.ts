@@ -1,11 +1,25 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
+import type { Routing } from '../../../src/engine/routes.js';
 import { createEnrichers } from '../../../src/enrich/createEnrichers.js';
 import type { AuthEvent } from '../../../src/events/authEvent.js';
 import { Ingest } from '../../../src/events/ingest.js';
 import { emptyOutput, type EvaluationOutput } from '../../../src/pipeline/evaluate.js';
+import { loadRuleText } from '../../../src/rules/loader.js';
 import { loadRulesWithValues } from '../../../src/rules/overrides.js';
-import { CorrelatePartition, HitRouter, hitsPartition, type HitEnvelope } from '../../../src/scale/hits.js';
+import {
+  CorrelatePartition,
+  eventOf,
+  extraFields,
+  HitRouter,
+  hitCount,
+  hitsPartition,
+  wireEvent,
+  type HitEnvelope,
+  type HitEnvelopeV1,
+  type HitEnvelopeV2,
+} from '../../../src/scale/hits.js';
 import { formatRecords } from '../../../src/simulate/formats.js';
 import { ATTACK_KINDS, DEFAULT_START, prng, simulate } from '../../../src/simulate/simulate.js';
 
@@ -41,7 +55,14 @@ function single(events: AuthEvent[]): EvaluationOutput {
  * each), read in batches of random size by `members` match routers in turn, their records
  * carried as JSON to `partitions` correlate partitions.
  */
-function scaledOut(events: AuthEvent[], seed: number, inputs: number, members: number, partitions: number) {
+function scaledOut(
+  events: AuthEvent[],
+  seed: number,
+  inputs: number,
+  members: number,
+  partitions: number,
+  wire: (e: HitEnvelopeV2) => HitEnvelope = (e) => e,
+) {
   const rnd = prng(seed);
   const queues: AuthEvent[][] = Array.from({ length: inputs }, () => []);
   for (const e of events) queues[Math.floor(rnd() * inputs)]!.push(e);
@@ -53,8 +74,10 @@ function scaledOut(events: AuthEvent[], seed: number, inputs: number, members: n
   const out = emptyOutput();
   const topics = { in: inputs };
   const positions = new Array<number>(inputs).fill(0);
-  const deliver = (records: Array<{ partition: number; envelope: HitEnvelope }>) => {
-    for (const r of records) correlate[r.partition]!.apply(JSON.parse(JSON.stringify(r.envelope)) as HitEnvelope, out);
+  const deliver = (records: Array<{ partition: number; envelope: HitEnvelopeV2 }>) => {
+    for (const r of records) {
+      correlate[r.partition]!.apply(JSON.parse(JSON.stringify(wire(r.envelope))) as HitEnvelope, out);
+    }
   };
   let now = 0;
   while (positions.some((p, i) => p < queues[i]!.length)) {
@@ -92,6 +115,34 @@ function scaledOut(events: AuthEvent[], seed: number, inputs: number, members: n
   return { out, correlate };
 }
 
+/**
+ * A record as version 1 wrote it, before hits came by event: each hit with its event's position,
+ * time, id and its rule and route ids, the event's entities on the first of its hits
+ * (`test/fixtures/hits/v1-records.json` holds records that version wrote).
+ */
+function toV1(e: HitEnvelopeV2): HitEnvelopeV1 {
+  const h: HitEnvelopeV1['h'] = [];
+  for (const [si, offset, late, wire, docs, hits] of e.e) {
+    const event = eventOf(wire);
+    for (let i = 0; i < hits.length; i += 4) {
+      const [index, rule, route, doc] = hits.slice(i, i + 4) as [number, number, number, number];
+      h.push([
+        si,
+        offset,
+        index,
+        e.u[rule]!,
+        e.u[route]!,
+        event.time,
+        event.id,
+        late,
+        docs[doc]!,
+        i === 0 ? event : null,
+      ]);
+    }
+  }
+  return { v: 1, topics: e.topics, n: e.n, s: e.s, h, ...(e.w ? { w: e.w } : {}) };
+}
+
 const ids = (o: EvaluationOutput) => o.alerts.map((a) => a.alert_id).sort();
 const actions = (o: EvaluationOutput) => o.actions.map((a) => JSON.stringify(a)).sort();
 
@@ -115,6 +166,133 @@ describe('Scaling out: the match and correlate stages', () => {
     }
   });
 
+  it('reads records of version 1 (written before an upgrade) as it reads its own', () => {
+    // Records the first version wrote, for the first 40 events of this stream.
+    const written = JSON.parse(readFileSync('test/fixtures/hits/v1-records.json', 'utf8')) as Array<{
+      partition: number;
+      envelope: HitEnvelopeV1;
+    }>;
+    expect(written.map((r) => r.envelope.v)).toEqual([1, 1]);
+    const router = new HitRouter(new Engine(pack), 2, 60_000);
+    events.slice(0, 40).forEach((e, i) => router.match(e, 'in/0', i, 0, emptyOutput()));
+    const records = router.take([{ source: 'in/0', idle: false }], { in: 1 }, 0);
+    expect(records.map((r) => hitCount(r.envelope))).toEqual(written.map((r) => hitCount(r.envelope)));
+    // The helper below writes what that version wrote.
+    expect(records.map((r) => ({ partition: r.partition, envelope: toV1(r.envelope) }))).toEqual(written);
+    for (const r of written) {
+      const old = new CorrelatePartition(new Engine(pack), 2, r.partition);
+      const now = new CorrelatePartition(new Engine(pack), 2, r.partition);
+      const outOld = emptyOutput();
+      const outNow = emptyOutput();
+      old.apply(r.envelope, outOld);
+      now.apply(records.find((x) => x.partition === r.partition)!.envelope, outNow);
+      old.engine.flush(outOld);
+      now.engine.flush(outNow);
+      expect(old.snapshot()).toEqual(now.snapshot());
+      expect(outOld).toEqual(outNow);
+    }
+    // A whole stream in records of version 1: exactly the alerts of one engine.
+    const { out } = scaledOut(events, 17, 6, 2, 3, toV1);
+    expect(ids(out)).toEqual(ids(one));
+    expect(actions(out)).toEqual(actions(one));
+  });
+
+  it("writes an event's hits for a partition as one entry: its entities once, its distinct field sets once", () => {
+    const router = new HitRouter(new Engine(pack), 3, 60_000);
+    const sample = events.slice(0, 3000);
+    sample.forEach((e, i) => router.match(e, 'in/0', i, 0, emptyOutput()));
+    const records = router.take([{ source: 'in/0', idle: false }], { in: 1 }, 0);
+    const byId = new Map(sample.map((e) => [e.id, e]));
+    let hits = 0;
+    for (const { partition, envelope } of records) {
+      const offsets = envelope.e.map((entry) => entry[1]);
+      // Each event at most once a partition, in input order, never split between records.
+      expect(offsets).toEqual([...new Set(offsets)].sort((a, b) => a - b));
+      for (const [, offset, , wire, docs, flat] of envelope.e) {
+        const event = eventOf(wire);
+        expect(event.id).toBe(sample[offset]!.id);
+        expect(byId.get(event.id)!.time).toBe(event.time);
+        expect(new Set(docs.map((d) => JSON.stringify(Object.entries(d).sort()))).size).toBe(docs.length);
+        expect(flat.length % 4).toBe(0);
+        for (let i = 3; i < flat.length; i += 4) expect(flat[i]).toBeLessThan(docs.length);
+      }
+      hits += hitCount(envelope);
+      // A record holds about 1000 hits at most (one event's more); the watermarks go with the last.
+      expect(hitCount(envelope)).toBeLessThan(1100);
+      const last = records.filter((r) => r.partition === partition).at(-1)!;
+      expect(envelope.w !== undefined).toBe(envelope === last.envelope);
+    }
+    expect(records.length).toBeGreaterThan(3); // more than one record for some partition
+    expect(hits).toBeGreaterThan(sample.length);
+  });
+
+  it("carries an event's entities: what the correlations and alerts read, absent fields absent", () => {
+    const full: AuthEvent = {
+      id: 'e1',
+      time: 1_700_000_000_000,
+      source: 'okta',
+      type: 'mfa.sms.sent',
+      source_type: 'system.sms.send_factor_verify_message',
+      outcome: 'success',
+      reason: 'r',
+      user: { id: 'u1', name: 'ann@example.com', email_domain: 'example.com', exists: false },
+      session_id: 's1',
+      client: { id: 'c1', name: 'App' },
+      connection: 'db',
+      tenant: 't1',
+      ip: '2001:db8::1',
+      asn: 0,
+      as_org: 'Org',
+      network: { kind: 'tor' },
+      geo: { country: 'SE', city: 'Lund', lat: 55.7, lon: 13.2, accuracy_km: 0 },
+      user_agent: 'ua',
+      device_id: 'd1',
+      ja4: 'j',
+      phone: { number: '+46700000000', country: 'SE' },
+      resource: { type: 'x' },
+      raw: { a: 1 },
+    };
+    expect(eventOf(JSON.parse(JSON.stringify(wireEvent(full))) as unknown[])).toEqual({
+      id: 'e1',
+      time: 1_700_000_000_000,
+      source: 'okta',
+      type: 'mfa.sms.sent',
+      outcome: 'success',
+      user: { id: 'u1', name: 'ann@example.com', email_domain: 'example.com', exists: false },
+      session_id: 's1',
+      client: { id: 'c1' },
+      tenant: 't1',
+      ip: '2001:db8::1',
+      asn: 0,
+      geo: { country: 'SE', city: 'Lund', lat: 55.7, lon: 13.2, accuracy_km: 0 },
+      device_id: 'd1',
+      phone: { number: '+46700000000', country: 'SE' },
+    });
+    const bare: AuthEvent = {
+      id: 'e2',
+      time: 1,
+      source: 'generic',
+      type: 'logout',
+      outcome: 'unknown',
+      user: { name: 'n' },
+    };
+    expect(wireEvent(bare)).toEqual(['e2', 1, 'generic', 'logout', 'unknown', [null, 'n']]);
+    expect(eventOf(wireEvent(bare))).toEqual(bare);
+    // Fields correlations suppress by travel too, unless carried anyway or raw.
+    const extra = extraFields({ suppressFields: ['network.kind', 'raw.x', 'user.id', 'user_agent'] } as Routing);
+    expect(extra.map(([p]) => p)).toEqual(['network.kind', 'user_agent']);
+    const withExtra = eventOf(JSON.parse(JSON.stringify(wireEvent(full, extra))) as unknown[]);
+    expect(withExtra).toMatchObject({ user_agent: 'ua', network: { kind: 'tor' }, user: { id: 'u1' } });
+    expect(withExtra).not.toHaveProperty('raw');
+    expect(wireEvent(bare, extra)).toEqual(wireEvent(bare));
+    for (const e of events.slice(0, 500)) {
+      const back = eventOf(JSON.parse(JSON.stringify(wireEvent(e))) as unknown[]);
+      expect(back.user).toEqual(e.user);
+      expect(back.geo).toEqual(e.geo);
+      expect(back.ip).toEqual(e.ip);
+    }
+  });
+
   it('drops hits sent again after a match member restarts, and keeps its windows across a snapshot', () => {
     const engine = new Engine(pack);
     const router = new HitRouter(new Engine(pack), 1, 60_000);
@@ -131,14 +309,21 @@ describe('Scaling out: the match and correlate stages', () => {
     first.forEach((e, i) => again.match(e, 'in/0', i, 0, emptyOutput()));
     const before = b.duplicates;
     for (const r of again.take([{ source: 'in/0', idle: false }], { in: 1 }, 0)) b.apply(r.envelope, emptyOutput());
-    expect(b.duplicates - before).toBe(records.reduce((n, r) => n + r.envelope.h.length, 0));
+    expect(b.duplicates - before).toBe(records.reduce((n, r) => n + hitCount(r.envelope), 0));
     expect(JSON.stringify(b.snapshot())).toBe(JSON.stringify(a.snapshot()));
   });
 
-  it('refuses records keyed for another partition count, and state kept with one', () => {
+  it('refuses records keyed for another partition count or of a later layout, and state kept with one', () => {
     const p = new CorrelatePartition(new Engine(pack), 4, 0);
     expect(() => p.apply({ v: 1, topics: {}, n: 3, s: [], h: [] }, emptyOutput())).toThrow(
       /keyed for 3 partitions, but the hits topic has 4/,
+    );
+    expect(() => p.apply({ v: 2, topics: {}, n: 3, s: [], u: [], e: [] }, emptyOutput())).toThrow(
+      /keyed for 3 partitions, but the hits topic has 4/,
+    );
+    // A layout of a later version is refused, never misread.
+    expect(() => p.apply({ v: 3, n: 4 } as unknown as HitEnvelope, emptyOutput())).toThrow(
+      /A hits record of version 3; this version reads 1 and 2/,
     );
     const other = new CorrelatePartition(new Engine(pack), 3, 0);
     expect(() => p.restore(other.snapshot())).toThrow(/kept with 3 partitions/);
@@ -206,6 +391,57 @@ describe('Scaling out: the match and correlate stages', () => {
     // evaluated before the burst's tail came, took the place of).
     expect(found).toHaveLength(1);
     expect(found[0]!.event_ids.filter((id) => ids.has(id)).length).toBeGreaterThanOrEqual(ids.size - 1);
+  });
+
+  it("reads a correlation's suppress fields outside its group from the hit that completes it, as one engine does", () => {
+    // Per-IP failures, suppressed per user agent: a second IP with the same agent is quiet.
+    const set = loadRuleText(
+      'ua.yml',
+      `title: Failure
+id: 20000000-0000-4000-8000-000000000001
+name: failure
+logsource: {product: authwatch}
+detection: {sel: {type: login.failure}, condition: sel}
+---
+title: Failures per IP
+id: 20000000-0000-4000-8000-000000000002
+correlation: {type: event_count, rules: [failure], group-by: [ip], timespan: 10m, condition: {gte: 3}}
+suppress: {timespan: 1h, group-by: [user_agent]}
+level: medium
+`,
+    );
+    expect(set.diagnostics.errorCount).toBe(0);
+    const burst = (ip: string, ua: string, from: number): AuthEvent[] =>
+      [0, 1, 2].map((i) => ({
+        id: `${ip}-${i}`,
+        time: from + i * 1000,
+        source: 'generic',
+        type: 'login.failure',
+        outcome: 'failure',
+        ip,
+        user_agent: ua,
+        user: { name: `${ip}-${i}` },
+      }));
+    const t0 = Date.UTC(2026, 10, 1);
+    const stream = [
+      ...burst('203.0.113.1', 'agent-a', t0),
+      ...burst('203.0.113.2', 'agent-b', t0 + 60_000),
+      ...burst('203.0.113.3', 'agent-a', t0 + 120_000),
+    ];
+    const engine = new Engine(set);
+    const one = emptyOutput();
+    for (const e of stream) engine.process(e, one);
+    engine.flush(one);
+    expect(one.alerts.map((a) => a.entities.ip)).toEqual(['203.0.113.1', '203.0.113.2']);
+    const router = new HitRouter(new Engine(set), 2, 60_000);
+    const parts = [0, 1].map((p) => new CorrelatePartition(new Engine(set), 2, p));
+    const out = emptyOutput();
+    stream.forEach((e, i) => router.match(e, 'in/0', i, 0, out));
+    for (const r of router.take([{ source: 'in/0', idle: true }], { in: 1 }, Date.UTC(2100, 0, 1))) {
+      parts[r.partition]!.apply(JSON.parse(JSON.stringify(r.envelope)) as HitEnvelope, out);
+    }
+    for (const p of parts) p.engine.flush(out);
+    expect(out.alerts).toEqual(one.alerts);
   });
 
   it('spreads keys over the partitions', () => {

@@ -243,12 +243,16 @@ export function eventOf(w: WireEvent): AuthEvent {
   return s;
 }
 
-/** Sets a dotted path's value, making the objects on the way. */
+/**
+ * Sets a dotted path's value, making the objects on the way. Own properties only, and never a
+ * prototype's name: a field name in a rule must not reach `Object.prototype`.
+ */
 function setPath(into: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
+  if (parts.some((p) => p === '__proto__' || p === 'constructor' || p === 'prototype')) return;
   let o = into;
   for (const part of parts.slice(0, -1)) {
-    const next = o[part];
+    const next = Object.hasOwn(o, part) ? o[part] : undefined;
     o = (next !== null && typeof next === 'object' ? next : (o[part] = {})) as Record<string, unknown>;
   }
   o[parts[parts.length - 1]!] = value;

@@ -6,7 +6,7 @@ import { createEnrichers } from '../../../src/enrich/createEnrichers.js';
 import type { AuthEvent } from '../../../src/events/authEvent.js';
 import { Ingest } from '../../../src/events/ingest.js';
 import { emptyOutput, type EvaluationOutput } from '../../../src/pipeline/evaluate.js';
-import { loadRuleText } from '../../../src/rules/loader.js';
+import { loadRuleText, type RuleSet } from '../../../src/rules/loader.js';
 import { loadRulesWithValues } from '../../../src/rules/overrides.js';
 import {
   CorrelatePartition,
@@ -42,8 +42,8 @@ function stream(seed: number): AuthEvent[] {
   return out;
 }
 
-function single(events: AuthEvent[]): EvaluationOutput {
-  const engine = new Engine(pack);
+function single(events: AuthEvent[], rules: RuleSet = pack): EvaluationOutput {
+  const engine = new Engine(rules);
   const out = emptyOutput();
   for (const e of events) engine.process(e, out);
   engine.flush(out);
@@ -57,19 +57,30 @@ function single(events: AuthEvent[]): EvaluationOutput {
  */
 function scaledOut(
   events: AuthEvent[],
-  seed: number,
-  inputs: number,
-  members: number,
-  partitions: number,
-  wire: (e: HitEnvelopeV2) => HitEnvelope = (e) => e,
+  {
+    seed,
+    inputs,
+    members,
+    partitions,
+    wire = (e) => e,
+    rules = pack,
+  }: {
+    seed: number;
+    inputs: number;
+    members: number;
+    partitions: number;
+    /** What goes on the topic for each record the match stage makes. */
+    wire?: (e: HitEnvelopeV2) => HitEnvelope;
+    rules?: RuleSet;
+  },
 ) {
   const rnd = prng(seed);
   const queues: AuthEvent[][] = Array.from({ length: inputs }, () => []);
   for (const e of events) queues[Math.floor(rnd() * inputs)]!.push(e);
-  const routers = Array.from({ length: members }, () => new HitRouter(new Engine(pack), partitions, 60_000));
+  const routers = Array.from({ length: members }, () => new HitRouter(new Engine(rules), partitions, 60_000));
   const correlate = Array.from(
     { length: partitions },
-    (_, p) => new CorrelatePartition(new Engine(pack), partitions, p),
+    (_, p) => new CorrelatePartition(new Engine(rules), partitions, p),
   );
   const out = emptyOutput();
   const topics = { in: inputs };
@@ -158,12 +169,24 @@ describe('Scaling out: the match and correlate stages', () => {
       [2, 3],
       [3, 5],
     ] as const) {
-      const { out } = scaledOut(events, members * 10 + partitions, 6, members, partitions);
+      const { out } = scaledOut(events, { seed: members * 10 + partitions, inputs: 6, members, partitions });
       expect(ids(out), `${members} members, ${partitions} partitions`).toEqual(ids(one));
       expect(actions(out)).toEqual(actions(one));
       const alertsById = new Map(one.alerts.map((a) => [a.alert_id, JSON.stringify(a)]));
       for (const a of out.alerts) expect(JSON.stringify(a)).toBe(alertsById.get(a.alert_id));
     }
+  });
+
+  it("does so with the Auth0 catalog's rules too (on Auth0's own records) beside the pack", () => {
+    const rules = loadRulesWithValues(['detections', 'packs/auth0-catalog'], 'config/auth0-catalog.values.example.yml');
+    expect(rules.diagnostics.errorCount).toBe(0);
+    const raw = rules.detections.filter((d) => d.target === 'auth0').map((d) => d.uid);
+    expect(rules.correlations.some((c) => c.rules.some((r) => raw.includes(r)))).toBe(true);
+    const want = single(events, rules);
+    expect(want.alerts.length).toBeGreaterThan(one.alerts.length);
+    const { out } = scaledOut(events, { seed: 23, inputs: 3, members: 2, partitions: 5, rules });
+    expect(ids(out)).toEqual(ids(want));
+    expect(actions(out)).toEqual(actions(want));
   });
 
   it('reads records of version 1 (written before an upgrade) as it reads its own', () => {
@@ -192,7 +215,7 @@ describe('Scaling out: the match and correlate stages', () => {
       expect(outOld).toEqual(outNow);
     }
     // A whole stream in records of version 1: exactly the alerts of one engine.
-    const { out } = scaledOut(events, 17, 6, 2, 3, toV1);
+    const { out } = scaledOut(events, { seed: 17, inputs: 6, members: 2, partitions: 3, wire: toV1 });
     expect(ids(out)).toEqual(ids(one));
     expect(actions(out)).toEqual(actions(one));
   });
@@ -285,6 +308,12 @@ describe('Scaling out: the match and correlate stages', () => {
     expect(withExtra).toMatchObject({ user_agent: 'ua', network: { kind: 'tor' }, user: { id: 'u1' } });
     expect(withExtra).not.toHaveProperty('raw');
     expect(wireEvent(bare, extra)).toEqual(wireEvent(bare));
+    // A record naming a prototype's property sets nothing there.
+    const hostile = [...wireEvent(bare), null, null, null, null, null, null, null, null, { '__proto__.polluted': 1 }];
+    const back = eventOf(hostile);
+    expect(back).toEqual(bare);
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     for (const e of events.slice(0, 500)) {
       const back = eventOf(JSON.parse(JSON.stringify(wireEvent(e))) as unknown[]);
       expect(back.user).toEqual(e.user);

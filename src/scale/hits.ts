@@ -204,10 +204,7 @@ export function wireEvent(e: AuthEvent, extra: ReadonlyArray<[string, Accessor]>
     const v = read(e as unknown as Doc);
     if (v !== undefined) ((w[14] ??= {}) as Record<string, unknown>)[path] = v;
   }
-  let n = w.length;
-  while (w[n - 1] === null) n--;
-  w.length = n;
-  return w;
+  return trimmed(w)!; // never empty: the id leads
 }
 
 /** The event a `WireEvent` carries: its entities, as the single engine's alerts read them. */

@@ -76,7 +76,9 @@ export interface CorrelateCounters {
  * state after them is stored, and its offset is committed only after that. A member that takes
  * a partition over restores the checkpoint and reads on from its offset; since everything a
  * partition does is a function of its records, what it writes again is what was written,
- * alert ids included. A partition given up in a rebalance is checkpointed first.
+ * alert ids included. A partition given up in a rebalance is checkpointed as it goes (kafkajs
+ * reports the new assignment once the group has re-formed, so its new owner may already have
+ * restored the periodic checkpoint before it, and reads more again).
  */
 export class CorrelatePipeline {
   readonly counters: CorrelateCounters = {

@@ -97,15 +97,26 @@ function matches(actual: string, expected: string): boolean {
 }
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function sh(script: string): { status: number | null; output: string } {
-  const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', `exec 2>&1\n${script}`], {
-    cwd: work,
-    env,
-    encoding: 'utf8',
-    timeout: 180_000,
-    maxBuffer: 256 * 1024 * 1024,
+/**
+ * Runs a block with bash. Asynchronously: the test runs for most of a minute, and a worker that
+ * blocks that long misses the answers of the test runner's own calls (vitest times them out).
+ */
+function sh(script: string): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', `exec 2>&1\n${script}`], {
+      cwd: work,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output: Buffer.concat(out).toString('utf8') });
+    });
   });
-  return { status: r.status, output: r.stdout };
 }
 
 let background: { child: ChildProcess; output: string[]; exit: Promise<number | null>; line: number } | undefined;
@@ -180,7 +191,7 @@ describe('the README, run as written', () => {
             continue;
           }
           const expected = /^exit (\d+)$/.exec(check);
-          const { status, output } = sh(block.body);
+          const { status, output } = await sh(block.body);
           expect(status, `${where} exited with ${status}:\n${output}`).toBe(expected ? Number(expected[1]) : 0);
           last = { output, line: block.line };
           if (stopAfterNext) {
